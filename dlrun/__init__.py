@@ -1,0 +1,19 @@
+"""dlrun: a config-driven deep-learning experiment runner.
+
+Importing the package is cheap: torch and lightning load only when a run starts.
+"""
+
+__version__ = "0.1.0"
+
+
+def run(overrides=None, run_dir=None):
+    """Compose the configs with Hydra overrides, train, test, and return the run summary.
+
+    The same path as the `dlrun` CLI: `dlrun.run(["optim=sgd", "optim.lr=0.1"])`.
+    """
+    from dlrun.api import run as _run
+
+    return _run(overrides, run_dir=run_dir)
+
+
+__all__ = ["run", "__version__"]

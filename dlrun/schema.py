@@ -1,0 +1,165 @@
+"""Config validation, before anything expensive: types, ranges, names, model/data fit.
+
+Every problem is reported as `key=value: what is allowed`. Rules apply to a key when the
+composed config has it (option-specific knobs such as optim.momentum included). Importing
+this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dlrun.data.registry import DATASETS, data_kind
+from dlrun.metrics import all_metric_names
+from dlrun.models.choices import ACTIVATIONS, NORMS
+from dlrun.models.registry import MODELS, incompatibility
+from dlrun.optim import OPTIMIZERS, optimizer_arguments
+from dlrun.registry import unknown_name_message
+from dlrun.schedule import SCHEDULES
+
+
+class ConfigError(ValueError):
+    """A config that must not start a run; str() holds one line per problem."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[Any], bool]
+    allowed: str
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def integer(low=None):
+    text = "an integer" + (f" >= {low}" if low is not None else "")
+    return Rule(lambda v: _is_int(v) and (low is None or v >= low), text)
+
+
+def number(low=None, high=None, low_open=False, high_open=False):
+    def check(v):
+        if not _is_number(v):
+            return False
+        if low is not None and (v <= low if low_open else v < low):
+            return False
+        return high is None or (v < high if high_open else v <= high)
+
+    left = "" if low is None else f"{'>' if low_open else '>='} {low}"
+    right = "" if high is None else f"{'<' if high_open else '<='} {high}"
+    return Rule(check, "a number " + " and ".join(part for part in (left, right) if part))
+
+
+def one_of(choices):
+    choices = tuple(choices)
+    return Rule(lambda v: v in choices, "one of: " + ", ".join(map(str, choices)))
+
+
+BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
+FRACTION_OR_COUNT = Rule(lambda v: (_is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
+                         "a fraction in (0, 1] or a whole number of batches >= 1")
+BETAS = Rule(lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
+             "two numbers in [0, 1), e.g. [0.9, 0.999]")
+
+RULES: dict[str, Rule] = {
+    "seed": integer(0),
+    "name": Rule(lambda v: isinstance(v, str) and v != "" and "/" not in v, "a non-empty string without '/'"),
+    "objective": one_of(all_metric_names()),
+    "trainer.max_epochs": integer(1),
+    "trainer.limit_train_batches": FRACTION_OR_COUNT,
+    "trainer.limit_val_batches": FRACTION_OR_COUNT,
+    "trainer.limit_test_batches": FRACTION_OR_COUNT,
+    "trainer.val_check_interval": FRACTION_OR_COUNT,
+    "trainer.check_val_every_n_epoch": integer(1),
+    "trainer.log_every_n_steps": integer(1),
+    "trainer.progress_bar": BOOLEAN,
+    "trainer.test_after_fit": BOOLEAN,
+    "data.name": one_of(DATASETS),
+    "data.batch_size": integer(1),
+    "data.val_fraction": number(0, 1, low_open=True, high_open=True),
+    "data.test_fraction": number(0, 1, high_open=True),
+    "data.num_workers": integer(0),
+    "model.width": integer(1),
+    "model.depth": integer(1),
+    "model.activation": one_of(ACTIVATIONS),
+    "model.norm": one_of(NORMS),
+    "model.dropout": number(0, 1, high_open=True),
+    "optim.name": one_of(OPTIMIZERS),
+    "optim.lr": number(0, low_open=True),
+    "optim.weight_decay": number(0),
+    "optim.momentum": number(0, 1, high_open=True),
+    "optim.eps": number(0, low_open=True),
+    "optim.betas": BETAS,
+    "schedule.name": one_of(SCHEDULES),
+    "schedule.warmup_steps": integer(0),
+    "schedule.step_size": integer(1),
+    "schedule.gamma": number(0, low_open=True),
+    "schedule.min_lr_ratio": number(0, 1),
+    "init.gain": number(0, low_open=True),
+    "init.distribution": one_of(("uniform", "normal")),
+    "init.mode": one_of(("fan_in", "fan_out")),
+    "hardware.devices": Rule(lambda v: (_is_int(v) and v >= 1) or v == "auto", "an integer >= 1 or 'auto'"),
+    "hardware.precision": one_of(("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")),
+    "hardware.deterministic": BOOLEAN,
+}
+
+
+def _lookup_path(cfg, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _rule_problems(cfg: dict) -> list:
+    problems = []
+    for key, rule in RULES.items():
+        present, value = _lookup_path(cfg, key)
+        if present and not rule.check(value):
+            problems.append(f"{key}={value!r}: expected {rule.allowed}")
+    return problems
+
+
+def _name_problems(cfg: dict) -> list:
+    problems = []
+    if cfg["model"].get("name") not in MODELS and "_target_" not in cfg["model"]:
+        problems.append(f"model.name: {unknown_name_message('model', cfg['model'].get('name'), MODELS)}")
+    try:
+        optimizer_arguments(cfg["optim"])
+    except ValueError as error:
+        problems.append(str(error))
+    return problems
+
+
+def _fit_problems(cfg: dict) -> list:
+    if cfg["data"]["name"] not in DATASETS or (cfg["model"].get("name") not in MODELS and "_target_" not in cfg["model"]):
+        return []  # already reported by name
+    modality, task = data_kind(cfg["data"])
+    problem = incompatibility(cfg["model"], modality, task, cfg["data"]["name"])
+    return [problem] if problem else []
+
+
+def validate(cfg) -> None:
+    """Raise ConfigError listing every problem in the composed config."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        from dlrun.compose import without_hydra
+
+        cfg = OmegaConf.to_container(without_hydra(cfg))
+    problems = _rule_problems(cfg)
+    if not problems:
+        problems = _name_problems(cfg) or _fit_problems(cfg)
+    if problems:
+        raise ConfigError(problems)

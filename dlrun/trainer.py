@@ -1,0 +1,121 @@
+"""Build the Lightning Trainer from cfg.hardware, cfg.trainer, cfg.callbacks and cfg.logger."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+
+from dlrun.history import MetricHistory
+from dlrun.metrics import direction
+
+
+def history_callback(cfg, run_dir: Path):
+    return MetricHistory(cfg.trainer.log_every_n_steps)
+
+
+def checkpoint_callback(cfg, run_dir: Path):
+    settings = cfg.callbacks.checkpoint
+    if not (settings.save_best or settings.save_last):
+        return None
+    return ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.objective, mode=direction(cfg.objective)[:3],
+        save_top_k=1 if settings.save_best else 0, save_last=settings.save_last, enable_version_counter=False,
+    )
+
+
+def early_stopping_callback(cfg, run_dir: Path):
+    stopping = cfg.callbacks.early_stopping
+    if not stopping.enabled:
+        return None
+    return EarlyStopping(monitor=cfg.objective, mode=direction(cfg.objective)[:3],
+                         patience=stopping.patience, min_delta=stopping.min_delta)
+
+
+def progress_bar_callback(cfg, run_dir: Path):
+    if not cfg.trainer.progress_bar:
+        return None
+    return TQDMProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps))
+
+
+# Every callback a run may get: factory(cfg, run_dir) -> Callback or None (when off).
+# A new callback is one factory here; its knobs live in conf/callbacks/*.yaml.
+CALLBACK_FACTORIES = [
+    history_callback,
+    checkpoint_callback,
+    early_stopping_callback,
+    progress_bar_callback,
+]
+
+
+def build_callbacks(cfg, run_dir: Path) -> list:
+    made = (factory(cfg, run_dir) for factory in CALLBACK_FACTORIES)
+    return [callback for callback in made if callback is not None]
+
+
+def build_loggers(cfg, run_dir: Path) -> list:
+    loggers = []
+    if cfg.logger.get("csv", False):
+        from lightning.pytorch.loggers import CSVLogger
+
+        # name="" and version="" put metrics.csv straight into the run folder
+        loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
+    return loggers
+
+
+def route_lightning_logs() -> None:
+    """Lightning gives its logger a console handler of its own and also propagates to the
+    root logger; when the root logger already writes the console and run.log (Hydra's
+    logging, or dlrun.run's), drop Lightning's handler so each line appears once."""
+    if logging.getLogger().hasHandlers():
+        lightning_logger = logging.getLogger("lightning")
+        for handler in list(lightning_logger.handlers):
+            lightning_logger.removeHandler(handler)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _LightningChatter) for f in rank_zero.filters):
+        rank_zero.addFilter(_LightningChatter())
+    warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+class _LightningChatter(logging.Filter):
+    """Drops Lightning's start-up chatter (tips, 'was configured so 100%...', device
+    availability) from the console and run.log; warnings and errors pass."""
+
+    NOISE = ("Tip:", "was configured so", "available:", "Loading `train_dataloader`", "Restoring states", "Loaded model weights")
+
+    def filter(self, record) -> bool:
+        return record.levelno > logging.INFO or not any(text in record.getMessage() for text in self.NOISE)
+
+
+def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
+    hardware, knobs = cfg.hardware, cfg.trainer
+    route_lightning_logs()
+    torch.set_float32_matmul_precision(hardware.matmul_precision)
+    return L.Trainer(
+        accelerator=hardware.accelerator,
+        devices=hardware.devices,
+        precision=hardware.precision,
+        deterministic=hardware.deterministic,
+        max_epochs=knobs.max_epochs,
+        limit_train_batches=knobs.limit_train_batches,
+        limit_val_batches=knobs.limit_val_batches,
+        limit_test_batches=knobs.limit_test_batches,
+        val_check_interval=knobs.val_check_interval,
+        check_val_every_n_epoch=knobs.check_val_every_n_epoch,
+        log_every_n_steps=knobs.log_every_n_steps,
+        enable_progress_bar=knobs.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+        logger=build_loggers(cfg, run_dir) or False,
+        callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks),
+    )
+
+
+def find_callback(trainer, cls):
+    return next((callback for callback in trainer.callbacks if isinstance(callback, cls)), None)

@@ -1,0 +1,57 @@
+"""Shared test helpers: the real CLI in a subprocess, the real configs, tiny sizes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A few steps of real training: small enough for a 2-core CPU.
+TINY = ["trainer.max_epochs=2", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2", "trainer.progress_bar=false"]
+
+
+def pytest_configure(config):
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+
+
+class CliResult:
+    def __init__(self, completed: subprocess.CompletedProcess, seconds: float):
+        self.returncode, self.stdout, self.stderr = completed.returncode, completed.stdout, completed.stderr
+        self.seconds = seconds
+        self.output = completed.stdout + completed.stderr
+
+
+def run_cli(args, cwd, timeout=600, env=None) -> CliResult:
+    """`dlrun ARGS` as a user runs it: a new process, the installed console script's module."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                **(env or {})}
+    started = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-m", "dlrun", *args], cwd=cwd, capture_output=True, text=True,
+                               timeout=timeout, env=full_env)
+    return CliResult(completed, time.perf_counter() - started)
+
+
+def only_run_dir(root: Path) -> Path:
+    """The single run folder (the one holding summary.json) under root."""
+    found = [path.parent for path in Path(root).rglob("summary.json")]
+    assert len(found) == 1, f"expected one run folder under {root}, found {found}"
+    return found[0]
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """run_cli bound to a fresh working folder (outputs/ lands there)."""
+    return lambda *args, **kwargs: run_cli(list(args), cwd=tmp_path, **kwargs)
