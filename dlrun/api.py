@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from dlrun.compose import compose, without_hydra
+from dlrun.schema import validate
 from dlrun.session import run_experiment
 
 
@@ -31,6 +32,7 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     """Compose, validate (ConfigError on bad input), train, test; return the summary dict."""
     overrides = list(overrides or [])
     cfg = compose(overrides, return_hydra_config=True)
+    validate(without_hydra(cfg))  # before the run folder exists: a rejected config leaves nothing
     run_dir = Path(run_dir if run_dir is not None else cfg.hydra.run.dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _save_hydra_files(cfg, run_dir, overrides)

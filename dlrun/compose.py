@@ -4,6 +4,7 @@ composition errors into one-line messages that name the key, the value and what 
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 
 from dlrun.paths import config_dir
@@ -59,7 +60,8 @@ def explain_composition_error(error, overrides) -> str:
         group = key.rsplit(".", 1)[0] if "." in key else ""
         known = _known_keys(group, overrides) if group else []
         allowed = f"; keys of {group}: {', '.join(known)}" if known else ""
-        hint = f" (add it with +{key}={value} if it is meant to be new)"
-        return f"{key}={value}: unknown key{allowed}{hint}"
+        close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else f" (add it with +{key}={value} if it is meant to be new)"
+        return f"{key}={value}: unknown key{allowed}{guess}"
     first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return first_line

@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # A few steps of real training: small enough for a 2-core CPU.
-TINY = ["trainer.max_epochs=2", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2",
+TINY = ["trainer.max_epochs=2", "trainer.log_every_n_steps=2", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2",
         "trainer.limit_test_batches=2", "trainer.progress_bar=false"]
 
 
