@@ -67,6 +67,8 @@ def one_of(choices):
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 FRACTION_OR_COUNT = Rule(lambda v: (_is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
                          "a fraction in (0, 1] or a whole number of batches >= 1")
+FRACTION_COUNT_OR_OFF = Rule(lambda v: FRACTION_OR_COUNT.check(v) or v == 0,
+                             "0 (off), a fraction in (0, 1] or a whole number of batches >= 1")
 BETAS = Rule(lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
              "two numbers in [0, 1), e.g. [0.9, 0.999]")
 
@@ -75,9 +77,10 @@ RULES: dict[str, Rule] = {
     "name": Rule(lambda v: isinstance(v, str) and v != "" and "/" not in v, "a non-empty string without '/'"),
     "objective": one_of(all_metric_names()),
     "trainer.max_epochs": integer(1),
+    "trainer.max_steps": Rule(lambda v: _is_int(v) and (v == -1 or v >= 1), "-1 (no limit) or an integer >= 1"),
     "trainer.limit_train_batches": FRACTION_OR_COUNT,
-    "trainer.limit_val_batches": FRACTION_OR_COUNT,
-    "trainer.limit_test_batches": FRACTION_OR_COUNT,
+    "trainer.limit_val_batches": FRACTION_COUNT_OR_OFF,
+    "trainer.limit_test_batches": FRACTION_COUNT_OR_OFF,
     "trainer.val_check_interval": FRACTION_OR_COUNT,
     "trainer.check_val_every_n_epoch": integer(1),
     "trainer.log_every_n_steps": integer(1),

@@ -102,6 +102,7 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
         precision=hardware.precision,
         deterministic=hardware.deterministic,
         max_epochs=knobs.max_epochs,
+        max_steps=knobs.max_steps,
         limit_train_batches=knobs.limit_train_batches,
         limit_val_batches=knobs.limit_val_batches,
         limit_test_batches=knobs.limit_test_batches,

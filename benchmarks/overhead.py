@@ -1,0 +1,138 @@
+"""dlrun's training throughput against a hand-written PyTorch loop, in one process.
+
+Both sides train the same model (built by dlrun's own factory from the same config), on
+the same preloaded tensors, with the same optimizer, for the same number of steps; only
+the training steps are timed (no validation, no start-up). Prints steps/s and the ratio
+dlrun / hand-written for each case.
+
+    python benchmarks/overhead.py                 # all cases, 3 repeats
+    python benchmarks/overhead.py --smoke         # a few steps each: CI checks it still runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CASES = {
+    "a: mlp on digits": ["model=mlp", "data=digits"],
+    "b: cnn on digits": ["model=cnn", "data=digits"],
+    "c: transformer on reverse": ["model=transformer", "data=reverse", "model.width=256", "model.depth=4",
+                                  "data.length=64", "data.batch_size=64"],
+}
+
+
+def _compose(overrides):
+    from dlrun.compose import compose, without_hydra
+    from dlrun.schema import validate
+
+    cfg = without_hydra(compose(overrides))
+    validate(cfg)
+    return cfg
+
+
+def hand_written_steps_per_second(cfg, steps: int) -> float:
+    """The loop a researcher writes by hand: preloaded tensors indexed per batch."""
+    import torch
+
+    from dlrun.runner import build_components
+
+    torch.manual_seed(cfg.seed)
+    datamodule, task = build_components(cfg)
+    inputs, targets = datamodule.splits.train
+    model, loss_of = task.model, task._losses_and_metrics
+    from dlrun.optim import build_optimizer
+
+    optimizer = build_optimizer(cfg.optim, model)
+    batch = cfg.data.batch_size
+    model.train()
+    started, done = None, 0
+    while done < steps + 5:
+        order = torch.randperm(len(inputs))
+        for start in range(0, len(inputs) - batch + 1, batch):
+            if done == 5:  # the first steps warm up allocators and caches
+                started = time.perf_counter()
+            index = order[start : start + batch]
+            loss = loss_of(model(inputs[index]), targets[index])["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == steps + 5:
+                break
+    return steps / (time.perf_counter() - started)
+
+
+def dlrun_steps_per_second(cfg, steps: int) -> float:
+    """dlrun's own Trainer (its callbacks, loggers and data path), training steps only."""
+    import lightning as L
+
+    from dlrun.runner import build_components
+    from dlrun.trainer import build_trainer
+
+    class StepClock(L.Callback):
+        def __init__(self):
+            self.started = self.stopped = None
+
+        def on_train_batch_start(self, trainer, *args):
+            if trainer.global_step == 5 and self.started is None:
+                self.started = time.perf_counter()
+
+        def on_train_end(self, trainer, *args):
+            self.stopped = time.perf_counter()
+
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as run_dir:
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule, task = build_components(cfg)
+        trainer = build_trainer(cfg, Path(run_dir), extra_callbacks=[clock])
+        trainer.fit(task, datamodule=datamodule)
+        return (trainer.global_step - 5) / (clock.stopped - clock.started)
+
+
+def measure(name, overrides, steps, repeats):
+    # the step budget ends the dlrun side; validation off on both sides
+    cfg = _compose([*overrides, "trainer.limit_val_batches=0", f"trainer.max_steps={steps + 5}",
+                    "trainer.max_epochs=100000"])
+    raw, ours = [], []
+    for _ in range(repeats):
+        raw.append(hand_written_steps_per_second(cfg, steps))
+        ours.append(dlrun_steps_per_second(cfg, steps))
+    raw_rate, our_rate = statistics.median(raw), statistics.median(ours)
+    print(f"{name:32s} hand-written {raw_rate:9.1f} steps/s   dlrun {our_rate:9.1f} steps/s   "
+          f"ratio {our_rate / raw_rate:5.3f}", flush=True)
+    return our_rate / raw_rate
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, pinned for both sides")
+    parser.add_argument("--case", action="append", help="substring of a case name (default: all)")
+    parser.add_argument("--smoke", action="store_true", help="a few steps, one repeat")
+    args = parser.parse_args(argv)
+    import torch
+
+    from dlrun.models.registry import MODELS
+
+    torch.set_num_threads(args.threads)
+    steps, repeats = (10, 1) if args.smoke else (args.steps, args.repeats)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {steps} timed steps, median of {repeats}")
+    for name, overrides in CASES.items():
+        model = overrides[0].split("=")[1]
+        if args.case and not any(part in name for part in args.case):
+            continue
+        if model not in MODELS:
+            print(f"{name:32s} skipped: model {model!r} is not registered")
+            continue
+        measure(name, overrides, steps, repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
