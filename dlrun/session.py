@@ -1,6 +1,8 @@
-"""Around one run: validation, the saved config, the console, the exit status.
+"""Around one run: validation, the launch plan, the console, the exit status.
 
-Shared by the Hydra entry point (the CLI, single runs and sweeps) and `dlrun.run`.
+Shared by the Hydra entry point (the CLI, single runs and sweeps) and `dlrun.run`. A
+config that asks for several processes is launched from here (dlrun.distributed): the
+ranks never see Hydra or a sweeper, so a trial is one run folder with one config.
 """
 
 from __future__ import annotations
@@ -16,17 +18,37 @@ from dlrun.schema import validate
 log = logging.getLogger("dlrun")
 
 
+def _train(cfg: DictConfig, run_dir: Path, plan) -> dict:
+    from dlrun.distributed import plan as modes
+
+    if plan.mode == modes.LAUNCH:
+        from dlrun.distributed.launch import launch_ranks
+
+        return launch_ranks(cfg, run_dir, plan.devices)
+    if plan.mode == modes.RANK:  # SLURM (or torchrun) started this process as one rank
+        from dlrun.distributed.rank import run_rank
+
+        return run_rank(cfg, run_dir)
+    from dlrun.runner import execute
+
+    return execute(cfg, run_dir)
+
+
 def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) -> dict:
     """Validate, print the config, train and test, print the result; return the summary."""
     from dlrun.console import print_config, print_result
-    from dlrun.runner import execute
+    from dlrun.distributed.plan import plan_launch
 
     cfg = without_hydra(cfg)
     validate(cfg)
+    plan = plan_launch(cfg.hardware)
+    cfg = plan.apply(cfg)
+    show_console = show_console and plan.is_rank_zero
     if show_console:
         print_config(OmegaConf.to_container(cfg), title=f"{cfg.name} -> {run_dir}")
-    summary = execute(cfg, run_dir)
+    summary = _train(cfg, Path(run_dir), plan)
     if show_console:
         print_result(summary)
-    log.info("summary: %s", Path(run_dir) / "summary.json")
+    if plan.is_rank_zero:
+        log.info("summary: %s", Path(run_dir) / "summary.json")
     return summary

@@ -1,0 +1,59 @@
+"""One rank of a multi-process run: quiet logging off rank zero, the usual run path
+(`runner.execute`, whose files only rank zero writes), and this rank's own record."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from dlrun.distributed.env import global_rank
+from dlrun.distributed.records import mark_failed, update_record
+
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+class _RankPrefix(logging.Filter):
+    def __init__(self, rank: int):
+        super().__init__()
+        self.prefix = f"[rank {rank}] "
+
+    def filter(self, record) -> bool:
+        if not str(record.msg).startswith(self.prefix):
+            record.msg = self.prefix + str(record.msg)
+        return True
+
+
+def configure_rank_logging(run_dir: Path, rank: int) -> None:
+    """Rank zero logs like a single run (console + run.log); the others log errors only,
+    labelled with their rank. Under SLURM, Hydra has set up the handlers already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        formatter = logging.Formatter(LOG_FORMAT)
+        for handler in (logging.StreamHandler(sys.stdout if rank == 0 else sys.stderr),
+                        logging.FileHandler(Path(run_dir) / "run.log")):
+            handler.setFormatter(formatter)
+            root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    if rank != 0:
+        for handler in root.handlers:
+            handler.setLevel(logging.ERROR)
+            handler.addFilter(_RankPrefix(rank))
+        warnings.filterwarnings("ignore")  # rank zero shows the same warnings once
+
+
+def run_rank(cfg, run_dir) -> dict:
+    """Train this rank's part of the run; return its summary (rank zero's is the run's)."""
+    from dlrun.runner import execute
+
+    run_dir, rank = Path(run_dir), global_rank()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    configure_rank_logging(run_dir, rank)
+    update_record(run_dir, rank, status="running", started_at=time.time())
+    summary = execute(cfg, run_dir)
+    if summary["status"] == "failed":
+        mark_failed(run_dir, rank, summary.get("error") or "failed")
+    update_record(run_dir, rank, status=summary["status"], ended_at=time.time(), error=summary.get("error"))
+    return summary
