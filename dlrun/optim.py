@@ -1,8 +1,9 @@
-"""Optimizer factory over one table.
+"""Optimizer factory over one table, and the gradient-clipping arguments for the Trainer.
 
 Each entry names its torch class, the config knobs it accepts (their defaults live in
 conf/optim/*.yaml, nowhere else) and fixed arguments that make the variant (nesterov).
-Weight decay never touches 1-D parameters (biases, norm weights).
+Weight decay never touches 1-D parameters (biases, norm weights). Frozen parameters
+(requires_grad False, e.g. a backbone frozen by init=checkpoint) get no optimizer state.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ OPTIMIZERS: dict[str, OptimEntry] = {
     "sgd": OptimEntry("torch.optim:SGD", ("lr", "weight_decay")),
     "momentum": OptimEntry("torch.optim:SGD", ("lr", "momentum", "weight_decay", "dampening"), {"nesterov": False}),
     "nesterov": OptimEntry("torch.optim:SGD", ("lr", "momentum", "weight_decay"), {"nesterov": True}),
-    "adagrad": OptimEntry("torch.optim:Adagrad", ("lr", "lr_decay", "weight_decay", "eps", "initial_accumulator_value")),
+    "adagrad": OptimEntry("torch.optim:Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
     "rmsprop": OptimEntry("torch.optim:RMSprop", ("lr", "alpha", "eps", "momentum", "centered", "weight_decay")),
     "adam": OptimEntry("torch.optim:Adam", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
     "adamw": OptimEntry("torch.optim:AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
@@ -62,3 +63,15 @@ def build_optimizer(cfg_optim, model):
     cls = load_object(lookup(OPTIMIZERS, "optimizer", cfg_optim["name"]).cls)
     groups = parameter_groups(model, arguments.pop("weight_decay", 0.0))
     return cls(groups, **arguments)
+
+
+def gradient_clipping(cfg_optim) -> dict:
+    """Lightning Trainer arguments for `optim.clip`: by total norm, by value, or off (both null)."""
+    clip = cfg_optim["clip"]
+    if clip["norm"] is not None and clip["value"] is not None:
+        raise ValueError(f"optim.clip: norm={clip['norm']} and value={clip['value']} are both set; set at most one")
+    if clip["norm"] is not None:
+        return {"gradient_clip_val": clip["norm"], "gradient_clip_algorithm": "norm"}
+    if clip["value"] is not None:
+        return {"gradient_clip_val": clip["value"], "gradient_clip_algorithm": "value"}
+    return {"gradient_clip_val": None, "gradient_clip_algorithm": None}
