@@ -1,4 +1,5 @@
-"""plots/curves.png: loss and accuracy (or error) against step, train and val overlaid."""
+"""Run plots: plots/curves.png (loss and accuracy against step, train and val overlaid) and
+plots/diagnostics.png (the diagnostics callbacks' series, one panel per kind)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,46 @@ def plot_curves(history, run_dir: Path):
         axis.legend()
     figure.tight_layout()
     path = Path(run_dir) / "plots" / "curves.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+# Panels whose values span decades are drawn on a log axis.
+LOG_SCALE_KINDS = ("grad_norm", "update_ratio", "act_std")
+HEALTHY_UPDATE_RATIO = 1e-3
+
+
+def plot_diagnostics(panels: dict, run_dir: Path):
+    """Write plots/diagnostics.png from {kind: {layer: [(step, value)]}}: one panel per
+    kind (grad_norm, update_ratio, act_mean, ...), one line per layer; None when empty."""
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.8 * rows), squeeze=False)
+    for axis, (kind, layers) in zip(axes.flat, sorted(panels.items())):
+        for layer, points in layers.items():
+            steps, values = zip(*points)
+            axis.plot(steps, values, label=layer, linewidth=2.5 if layer == "total" else 1.2)
+        if kind in LOG_SCALE_KINDS and all(v > 0 for points in layers.values() for _, v in points):
+            axis.set_yscale("log")
+        if kind == "update_ratio":
+            axis.axhline(HEALTHY_UPDATE_RATIO, color="grey", linestyle="--", linewidth=1, label="1e-3")
+        axis.set_title(kind)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=6, ncol=2)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    path = Path(run_dir) / "plots" / "diagnostics.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)

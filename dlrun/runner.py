@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 from omegaconf import DictConfig, OmegaConf
 
+from dlrun.distributed.env import is_global_zero
 from dlrun.summary import new_summary, write_summary
 
 log = logging.getLogger("dlrun")
@@ -20,8 +23,9 @@ class RunFailed(RuntimeError):
     """The run ended without completing; its summary.json says why."""
 
 
-def build_components(cfg: DictConfig):
-    """(datamodule, task module) for a config: the run path up to the Trainer."""
+def build_components(cfg: DictConfig, initialise: bool = True):
+    """(datamodule, task module) for a config: the run path up to the Trainer. Without
+    `initialise` the network keeps its constructor's weights (a checkpoint replaces them)."""
     from dlrun.data.module import DataModule
     from dlrun.init import apply_init
     from dlrun.models.registry import build_model
@@ -29,42 +33,85 @@ def build_components(cfg: DictConfig):
 
     datamodule = DataModule(cfg.data, cfg.seed)
     spec = datamodule.spec
-    model = apply_init(build_model(cfg.model, spec), cfg.init)
-    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.get("label_smoothing", 0.0))
+    model = build_model(cfg.model, spec)
+    if initialise:
+        model = apply_init(model, cfg.init)
+    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing)
     return datamodule, task
 
 
-def _checkpoint_paths(trainer):
+def _checkpoint_paths(trainer, run_dir: Path):
+    """(best, last): best as ModelCheckpoint chose it; last as dlrun.callbacks.resumable wrote it."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from dlrun.callbacks.resumable import LAST_CHECKPOINT
     from dlrun.trainer import find_callback
 
     checkpoint = find_callback(trainer, ModelCheckpoint)
-    if checkpoint is None:
-        return None, None
-    return checkpoint.best_model_path or None, checkpoint.last_model_path or None
+    last = Path(run_dir) / "checkpoints" / LAST_CHECKPOINT
+    return (checkpoint.best_model_path or None) if checkpoint else None, str(last) if last.is_file() else None
 
 
-def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace):
+def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, resume_from=None):
     import lightning as L
 
     from dlrun.trainer import build_trainer
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, task = build_components(cfg)
+    datamodule, task = build_components(cfg, initialise=resume_from is None)
     summary["spec"] = datamodule.spec.to_dict()
     trainer = build_trainer(cfg, run_dir)
     holder.trainer = trainer
-    trainer.fit(task, datamodule=datamodule)
+    # a resume restores weights, optimizer, schedule, loops, callbacks and random states;
+    # weights_only: tensors and plain containers, never pickled code
+    trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
     summary["final"] = _final_metrics(trainer)  # before test() replaces callback_metrics
     if trainer.interrupted:
         summary["status"] = "interrupted"
         return
-    best, _ = _checkpoint_paths(trainer)
+    best, _ = _checkpoint_paths(trainer, run_dir)
     if cfg.trainer.test_after_fit:
-        results = trainer.test(task, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        results = _test(trainer, task, datamodule, best)
         summary["test"] = dict(results[0]) if results else {}
     summary["status"] = "completed"
+
+
+@contextmanager
+def _appending_metrics(run_dir: Path, resuming: bool):
+    """Lightning's CSVLogger starts metrics.csv afresh in a non-empty folder; a resumed run
+    adds its rows to the earlier ones instead (the columns are the union)."""
+    path = run_dir / "metrics.csv"
+    if not (resuming and path.is_file()):
+        yield
+        return
+    earlier = path.with_name("metrics.before_resume.csv")
+    path.replace(earlier)
+    try:
+        yield
+    finally:
+        rows = []
+        for part in (earlier, path):
+            if part.is_file():
+                with part.open(newline="") as handle:
+                    rows += list(csv.DictReader(handle))
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=sorted({key for row in rows for key in row}))
+            writer.writeheader()
+            writer.writerows(rows)
+        earlier.unlink()
+
+
+def _test(trainer, task, datamodule, best):
+    """Test the best checkpoint (or the final weights). Loading a checkpoint, Lightning also
+    loads every callback's state from it, which would rewind this run's history and
+    diagnostics to that checkpoint's step: the run's own states go back afterwards."""
+    states = {callback.state_key: callback.state_dict() for callback in trainer.callbacks}
+    try:
+        return trainer.test(task, datamodule=datamodule, ckpt_path=best or None, verbose=False,
+                            weights_only=True if best else None)
+    finally:
+        for callback in trainer.callbacks:
+            callback.load_state_dict(states[callback.state_key])
 
 
 def _final_metrics(trainer) -> dict:
@@ -74,14 +121,15 @@ def _final_metrics(trainer) -> dict:
 
 def _collect(summary: dict, run_dir: Path, trainer):
     """Fill metrics, checkpoints and steps from the trainer; write plots."""
+    from dlrun.callbacks.recorder import diagnostic_series
     from dlrun.history import MetricHistory
-    from dlrun.plots import plot_curves
+    from dlrun.plots import plot_curves, plot_diagnostics
     from dlrun.trainer import find_callback
 
     if trainer is None:
         return
     summary["global_step"], summary["epochs"] = trainer.global_step, trainer.current_epoch
-    summary["best_checkpoint"], summary["last_checkpoint"] = _checkpoint_paths(trainer)
+    summary["best_checkpoint"], summary["last_checkpoint"] = _checkpoint_paths(trainer, run_dir)
     history = find_callback(trainer, MetricHistory)
     summary["final"] = summary["final"] or _final_metrics(trainer)
     for name in history.metric_names():
@@ -91,19 +139,34 @@ def _collect(summary: dict, run_dir: Path, trainer):
     summary["objective"]["value"], summary["objective"]["step"] = history.best(objective)
     if trainer.is_global_zero:
         plot_curves(history, run_dir)
+        plot_diagnostics(diagnostic_series(trainer), run_dir)
 
 
-def execute(cfg: DictConfig, run_dir: Path) -> dict:
-    """Train and test one config in `run_dir`; return the summary (also in summary.json)."""
+def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
+    """Train and test one config in `run_dir` (from the checkpoint `resume_from`, if given);
+    return the summary (also in summary.json)."""
+    from dlrun.callbacks.divergence import Diverged
+    from dlrun.sweeps.pruning import Pruned
+    from dlrun.loggers.wandb_logger import finish_wandb
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     summary = new_summary(cfg.name, run_dir, config, cfg.objective)
+    if resume_from is not None:
+        summary["resumed_from"] = str(resume_from)
     started, holder = time.time(), SimpleNamespace(trainer=None)
     try:
-        _fit_and_test(cfg, run_dir, summary, holder)
-    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl+C into SystemExit(1)
+        with _appending_metrics(run_dir, resuming=resume_from is not None):
+            _fit_and_test(cfg, run_dir, summary, holder, resume_from)
+    except (KeyboardInterrupt, SystemExit):  # SIGTERM (and a first Ctrl+C) end as SIGTERMException
         summary["status"] = "interrupted"
+    except Diverged as error:
+        summary["status"], summary["error"] = "diverged", str(error)
+        log.error("%s", error)
+    except Pruned as error:  # a sweep's pruner stopped this trial (dlrun.sweeps.pruning)
+        summary["status"], summary["error"] = "pruned", str(error)
+        log.info("%s", error)
     except Exception as error:  # the summary must say what happened, whatever it was
         summary["status"] = "failed"
         summary["error"] = "".join(traceback.format_exception(error))
@@ -114,5 +177,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict:
         except Exception as error:
             log.error("could not collect results: %s", error)
         summary["wall_time_s"] = time.time() - started
-        write_summary(summary, run_dir)
+        summary["wandb"] = finish_wandb(holder.trainer, summary)  # W&B run closed, its id kept in summary.json
+        if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
+            write_summary(summary, run_dir)
     return summary

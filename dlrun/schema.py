@@ -8,12 +8,16 @@ this module does not import torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
+from dlrun.callbacks.choices import AVERAGERS
 from dlrun.data.registry import DATASETS, data_kind
+from dlrun.distributed.strategies import STRATEGIES
 from dlrun.metrics import all_metric_names
 from dlrun.models.choices import ACTIVATIONS, NORMS
 from dlrun.models.registry import MODELS, incompatibility
+from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
 from dlrun.registry import unknown_name_message
 from dlrun.schedule import SCHEDULES
@@ -71,6 +75,11 @@ FRACTION_COUNT_OR_OFF = Rule(lambda v: FRACTION_OR_COUNT.check(v) or v == 0,
                              "0 (off), a fraction in (0, 1] or a whole number of batches >= 1")
 BETAS = Rule(lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
              "two numbers in [0, 1), e.g. [0.9, 0.999]")
+OFF_OR_POSITIVE = Rule(lambda v: v is None or (_is_number(v) and v > 0), "null (off) or a number > 0")
+MILESTONES = Rule(lambda v: isinstance(v, (list, tuple)) and all(_is_int(m) and m >= 1 for m in v),
+                  "a list of integers >= 1 (scheduler steps), e.g. [10, 15]")
+NAMES = Rule(lambda v: isinstance(v, (list, tuple)) and all(isinstance(n, str) and n for n in v),
+             "a list of module-name patterns, e.g. [stem, 'body.*']")
 
 RULES: dict[str, Rule] = {
     "seed": integer(0),
@@ -102,17 +111,81 @@ RULES: dict[str, Rule] = {
     "optim.momentum": number(0, 1, high_open=True),
     "optim.eps": number(0, low_open=True),
     "optim.betas": BETAS,
+    "optim": Rule(lambda v: v.get("name") != "nesterov" or v.get("momentum", 0) > 0, "momentum > 0 for optim=nesterov"),
+    "optim.dampening": number(0, 1),
+    "optim.alpha": number(0, 1, high_open=True),
+    "optim.lr_decay": number(0),
+    "optim.initial_accumulator_value": number(0),
+    "optim.centered": BOOLEAN,
+    "optim.amsgrad": BOOLEAN,
+    "optim.clip.norm": OFF_OR_POSITIVE,
+    "optim.clip.value": OFF_OR_POSITIVE,
+    "optim.clip": Rule(lambda v: v.get("norm") is None or v.get("value") is None,
+                       "at most one of optim.clip.norm and optim.clip.value set (null = off)"),
+    "loss.label_smoothing": number(0, 1, high_open=True),
     "schedule.name": one_of(SCHEDULES),
     "schedule.warmup_steps": integer(0),
     "schedule.step_size": integer(1),
     "schedule.gamma": number(0, low_open=True),
     "schedule.min_lr_ratio": number(0, 1),
+    "schedule.interval": one_of(("step", "epoch")),
+    "schedule": Rule(lambda v: v.get("name") != "plateau" or v.get("interval") == "epoch",
+                     "interval=epoch for schedule=plateau (its metric changes once per validation)"),
+    "schedule.milestones": MILESTONES,
+    "schedule.decay": number(0),
+    "schedule.tau": number(0, low_open=True),
+    "schedule.pct_start": number(0, 1, low_open=True, high_open=True),
+    "schedule.div_factor": number(1),
+    "schedule.final_div_factor": number(1),
+    "schedule.monitor": one_of(name for name in all_metric_names() if not name.startswith("test/")),
+    "schedule.factor": number(0, 1, low_open=True, high_open=True),
+    "schedule.patience": integer(0),
+    "schedule.threshold": number(0),
+    "schedule.cooldown": integer(0),
+    "schedule.min_lr": number(0),
+    "init.name": one_of(INITS),
+    "init.std": number(0, low_open=True),
+    "init.a": number(0, low_open=True),
+    "init.nonlinearity": one_of(("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")),
+    "init.negative_slope": number(0),
+    "init.zero_bias": BOOLEAN,
+    "init.forget_bias": Rule(lambda v: v is None or v == CHRONO or _is_number(v), f"null, a number or {CHRONO!r}"),
+    "init.chrono_t_max": integer(3),
+    "init.path": Rule(lambda v: isinstance(v, str) and v != "???" and Path(v).exists(),
+                      "an existing run folder or .ckpt/.pt file (init=checkpoint needs init.path=...)"),
+    "init.which": one_of(("best", "last")),
+    "init.freeze": NAMES,
     "init.gain": number(0, low_open=True),
     "init.distribution": one_of(("uniform", "normal")),
     "init.mode": one_of(("fan_in", "fan_out")),
     "hardware.devices": Rule(lambda v: (_is_int(v) and v >= 1) or v == "auto", "an integer >= 1 or 'auto'"),
     "hardware.precision": one_of(("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")),
     "hardware.deterministic": BOOLEAN,
+    "hardware.accelerator": one_of(("cpu", "gpu", "cuda", "mps", "auto")),
+    "hardware.num_nodes": integer(1),
+    "hardware.strategy": one_of(STRATEGIES),
+    "hardware.compile": BOOLEAN,
+    "hardware.matmul_precision": one_of(("highest", "high", "medium")),
+    "hardware.timeout_s": number(0, low_open=True),
+    "callbacks.checkpoint.save_best": BOOLEAN,
+    "callbacks.checkpoint.save_last": BOOLEAN,
+    "callbacks.averaging.name": one_of(AVERAGERS),
+    "callbacks.averaging.ema.decay": number(0, 1, low_open=True, high_open=True),
+    "callbacks.averaging.ema.warmup": BOOLEAN,
+    "callbacks.averaging.ema.every_n_steps": integer(1),
+    "callbacks.averaging.swa.start_fraction": number(0, 1, high_open=True),
+    "callbacks.averaging.swa.every_n_steps": integer(0),
+    "callbacks.gradient_noise.enabled": BOOLEAN,
+    "callbacks.gradient_noise.eta": number(0, low_open=True),
+    "callbacks.gradient_noise.gamma": number(0),
+    "callbacks.divergence.enabled": BOOLEAN,
+    "callbacks.divergence.check_every_n_steps": integer(1),
+    "callbacks.divergence.max_loss_ratio": Rule(lambda v: v is None or (_is_number(v) and v > 1),
+                                                "null (off) or a number > 1"),
+    "callbacks.diagnostics.every_n_steps": integer(1),
+    "callbacks.diagnostics.grad_norm": BOOLEAN,
+    "callbacks.diagnostics.update_ratio": BOOLEAN,
+    "callbacks.diagnostics.activations": BOOLEAN,
 }
 
 

@@ -7,9 +7,9 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from dlrun.metrics import METRICS_BY_TASK, metric_name
+from dlrun.metrics import LR, METRICS_BY_TASK, metric_name
 from dlrun.optim import build_optimizer
-from dlrun.schedule import Horizon, build_scheduler
+from dlrun.schedule import build_scheduler, scheduler_steps
 
 
 class TaskModule(L.LightningModule):
@@ -41,6 +41,9 @@ class TaskModule(L.LightningModule):
         for name in METRICS_BY_TASK[self.spec.task]:
             self.log(metric_name(stage, name), values[name], on_step=on_step, on_epoch=not on_step,
                      prog_bar=name == "loss" or stage == "val", batch_size=len(inputs), sync_dist=stage != "train")
+        if stage == "train":  # the lr this step used (first parameter group: all share the schedule)
+            self.log(LR, self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False,
+                     batch_size=len(inputs))
         return values["loss"]
 
     def training_step(self, batch, batch_idx):
@@ -54,7 +57,5 @@ class TaskModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.cfg_optim, self.model)
-        total = int(self.trainer.estimated_stepping_batches)
-        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs))
-        scheduler = build_scheduler(self.cfg_schedule, optimizer, Horizon(total, steps_per_epoch))
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        total = scheduler_steps(self.trainer, self.cfg_schedule["interval"])
+        return [optimizer], build_scheduler(self.cfg_schedule, optimizer, total)

@@ -10,8 +10,19 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
+from dlrun.callbacks.activations import activations_callback
+from dlrun.callbacks.averaging import averaging_callback
+from dlrun.callbacks.divergence import divergence_callback
+from dlrun.callbacks.grad_norm import grad_norm_callback
+from dlrun.callbacks.gradient_noise import gradient_noise_callback
+from dlrun.callbacks.resumable import resumable_callback
+from dlrun.callbacks.update_ratio import update_ratio_callback
+from dlrun.distributed.callbacks import compile_callback, rank_record_callback
+from dlrun.distributed.strategies import build_strategy
 from dlrun.history import MetricHistory
 from dlrun.metrics import direction
+from dlrun.optim import gradient_clipping
+from dlrun.sweeps.pruning import pruning_callback
 
 
 def history_callback(cfg, run_dir: Path):
@@ -20,11 +31,12 @@ def history_callback(cfg, run_dir: Path):
 
 def checkpoint_callback(cfg, run_dir: Path):
     settings = cfg.callbacks.checkpoint
-    if not (settings.save_best or settings.save_last):
+    if not settings.save_best:
         return None
+    # last.ckpt is dlrun.callbacks.resumable's: Lightning 2.6 rewrites it only when best.ckpt improves
     return ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.objective, mode=direction(cfg.objective)[:3],
-        save_top_k=1 if settings.save_best else 0, save_last=settings.save_last, enable_version_counter=False,
+        save_top_k=1, save_last=False, enable_version_counter=False,
     )
 
 
@@ -49,6 +61,17 @@ CALLBACK_FACTORIES = [
     checkpoint_callback,
     early_stopping_callback,
     progress_bar_callback,
+    compile_callback,
+    rank_record_callback,
+    # the diagnostics see the gradients before gradient noise is added (hooks run in this order)
+    grad_norm_callback,
+    update_ratio_callback,
+    activations_callback,
+    gradient_noise_callback,
+    divergence_callback,
+    pruning_callback,  # sweep trials only: the sweep's pruner may stop the run after a validation round
+    averaging_callback,  # before resumable: its on_exception puts the training weights back first
+    resumable_callback,
 ]
 
 
@@ -64,6 +87,10 @@ def build_loggers(cfg, run_dir: Path) -> list:
 
         # name="" and version="" put metrics.csv straight into the run folder
         loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
+    if cfg.logger.get("wandb"):
+        from dlrun.loggers.wandb_logger import wandb_logger
+
+        loggers.append(wandb_logger(cfg, run_dir))
     return loggers
 
 
@@ -99,10 +126,13 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
     return L.Trainer(
         accelerator=hardware.accelerator,
         devices=hardware.devices,
+        num_nodes=hardware.num_nodes,
+        strategy=build_strategy(hardware),
         precision=hardware.precision,
         deterministic=hardware.deterministic,
         max_epochs=knobs.max_epochs,
         max_steps=knobs.max_steps,
+        **gradient_clipping(cfg.optim),
         limit_train_batches=knobs.limit_train_batches,
         limit_val_batches=knobs.limit_val_batches,
         limit_test_batches=knobs.limit_test_batches,
@@ -111,6 +141,7 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
         log_every_n_steps=knobs.log_every_n_steps,
         enable_progress_bar=knobs.progress_bar,
         enable_model_summary=False,
+        enable_checkpointing=cfg.callbacks.checkpoint.save_best,  # else Lightning adds its own epoch=N checkpoints
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir),
         logger=build_loggers(cfg, run_dir) or False,

@@ -22,11 +22,13 @@ class TensorBatches:
     """
 
     def __init__(self, inputs, targets, batch_size, shuffle, seed=0, rank=0, world_size=1,
-                 drop_last=False, epoch_source=None):
+                 drop_last=False, epoch_source=None, batches_done_source=None):
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
         self.epoch_source = epoch_source
+        # the trainer's count of this epoch's batches already trained (non-zero after a mid-epoch resume)
+        self.batches_done_source = batches_done_source
         self._epochs_served = 0
 
     def __len__(self) -> int:
@@ -44,10 +46,21 @@ class TensorBatches:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         return torch.randperm(len(self.inputs), generator=generator)
 
+    # Stateful for Lightning (no "dataloader is not resumable" warning); the position itself
+    # comes from the trainer's progress, which Lightning restores with every checkpoint.
+    def state_dict(self) -> dict:
+        return {"seed": self.seed}
+
+    def load_state_dict(self, state) -> None:
+        pass
+
     def __iter__(self):
         order = self._order().to(self.inputs.device)
         self._epochs_served += 1
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        # read on the first batch, after the trainer's epoch reset: 0, or the batches a
+        # resumed epoch already trained (the order is (seed, epoch)'s: skip those)
+        skip = self.batches_done_source() if self.batches_done_source else 0
+        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
             batch = order[start : start + self.batch_size]
             if self.world_size > 1:
                 batch = batch.tensor_split(self.world_size)[self.rank]

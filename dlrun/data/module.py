@@ -33,9 +33,20 @@ class DataModule(L.LightningDataModule):
                 return TensorBatches(*split, batch_size=self.cfg["batch_size"], shuffle=shuffle, seed=self.seed)
             return TensorBatches(*split, batch_size=self.cfg["batch_size"], shuffle=shuffle, seed=self.seed,
                                  rank=trainer.global_rank, world_size=trainer.world_size,
-                                 epoch_source=lambda: trainer.current_epoch)
+                                 epoch_source=lambda: trainer.current_epoch,
+                                 batches_done_source=(lambda: trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+                                 if shuffle else None)  # the train loader resumes mid-epoch
+        trainer = getattr(self, "trainer", None)
+        world_size = trainer.world_size if trainer is not None else 1
+        sampler = None  # training under DDP: Lightning adds a shuffling DistributedSampler
+        if world_size > 1 and not shuffle:
+            from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+            # evaluation sees every sample exactly once (Lightning's default sampler pads with repeats)
+            sampler = UnrepeatedDistributedSampler(split, num_replicas=world_size, rank=trainer.global_rank,
+                                                   shuffle=False)
         return torch.utils.data.DataLoader(
-            split, batch_size=self.cfg["batch_size"], shuffle=shuffle,
+            split, batch_size=max(1, self.cfg["batch_size"] // world_size), shuffle=shuffle, sampler=sampler,
             num_workers=self.cfg.get("num_workers", 0), persistent_workers=self.cfg.get("num_workers", 0) > 0,
         )
 

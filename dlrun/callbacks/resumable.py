@@ -1,0 +1,124 @@
+"""What makes a run resumable beyond Lightning's own checkpoint contents.
+
+- checkpoints/last.ckpt is written when training starts and at every epoch end (after
+  that epoch's validation), so a run that is stopped or diverges always has one to resume
+  from or fall back on. (Lightning 2.6's ModelCheckpoint rewrites last.ckpt only when the
+  best checkpoint improves, so it keeps best.ckpt only.)
+- SIGTERM: Lightning finishes the batch (its validation and logging too) and raises
+  SIGTERMException; this callback then saves last.ckpt, mid-epoch if need be (Lightning's
+  progress counters record which batches are done; the train loader skips them on
+  resume), and the runner writes status `interrupted`. A first Ctrl+C (SIGINT) takes the
+  same path; a second one stops at once without a new checkpoint.
+- the random states (torch CPU and CUDA, numpy, python) travel in the checkpoint, so
+  dropout and gradient noise continue the same sequence after `dlrun resume`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger("dlrun")
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def random_states() -> dict:
+    """All generators, as tensors and plain values (loadable with torch.load(weights_only=True))."""
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    states = {"torch": torch.get_rng_state(), "python": random.getstate(),
+              "numpy": [name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, position, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def rewind_validation(checkpoint: dict) -> None:
+    """A signal that lands mid-validation: make the resumed run redo that validation from
+    its first batch. Lightning resumes a validation where it stopped, which suits only a
+    stateful val loader, and loses the metrics of the batches before the stop; here the
+    progress reads 'validation started, no batch done yet', which Lightning restarts whole."""
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
+    before = progress["total"]["completed"] - progress["current"]["completed"]  # earlier validations
+    progress["total"].update(ready=before + 1, started=before + 1, processed=before, completed=before)
+    progress["current"].update(ready=1, started=1, processed=0, completed=0)
+    progress["is_last_batch"] = False
+
+
+class Resumable(Callback):
+    def __init__(self, run_dir, save_last: bool):
+        self.run_dir = Path(run_dir)
+        self.last_path = self.run_dir / "checkpoints" / LAST_CHECKPOINT
+        self.save_last = save_last  # at the start and every epoch end; a signal saves one regardless
+        self._previous_sigint = None
+        self._stopping = False
+        self._mid_validation = False
+
+    def state_dict(self):
+        return {"random_states": random_states()}
+
+    def load_state_dict(self, state):
+        restore_random_states(state["random_states"])
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        if self._mid_validation:
+            rewind_validation(checkpoint)
+
+    def on_train_start(self, trainer, pl_module):
+        if self.save_last and trainer.ckpt_path is None:
+            trainer.save_checkpoint(self.last_path, weights_only=False)
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame):
+        if self._stopping:  # the second Ctrl+C: now
+            self._restore_sigint()
+            raise KeyboardInterrupt
+        self._stopping = True
+        log.warning("Ctrl+C: stopping after this batch and saving %s (press Ctrl+C again to stop at once)",
+                    self.last_path)
+        sigterm_handler = signal.getsignal(signal.SIGTERM)  # Lightning's, while it trains
+        if callable(sigterm_handler):
+            sigterm_handler(signum, frame)
+
+    def _restore_sigint(self):
+        if self._previous_sigint is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous_sigint)
+            self._previous_sigint = None
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.save_last:
+            trainer.save_checkpoint(self.last_path, weights_only=False)
+
+    def on_train_end(self, trainer, pl_module):
+        self._restore_sigint()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._restore_sigint()
+        if isinstance(exception, SIGTERMException):
+            self._mid_validation = trainer.validating
+            trainer.save_checkpoint(self.last_path, weights_only=False)
+            self._mid_validation = False
+            log.warning("interrupted at step %d (epoch %d): saved %s; continue with: dlrun resume %s",
+                        trainer.global_step, trainer.current_epoch, self.last_path, self.run_dir)
+
+
+def resumable_callback(cfg, run_dir):
+    return Resumable(run_dir, save_last=cfg.callbacks.checkpoint.save_last)
