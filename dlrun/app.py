@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,16 +13,49 @@ from hydra.types import RunMode
 
 from dlrun.paths import config_dir
 
+log = logging.getLogger("dlrun")
+
+
+def _name_sweep_job(cfg, hydra_cfg) -> None:
+    """In a sweep, each job's W&B run is NAME-N, grouped under the sweep folder's name
+    (unless logger.wandb.name / group say otherwise)."""
+    from omegaconf import open_dict
+
+    settings = cfg.logger.get("wandb")
+    if settings is None:
+        return
+    with open_dict(cfg):
+        if settings.get("group") is None:
+            settings.group = Path(str(hydra_cfg.sweep.dir)).name
+        if settings.get("name") is None:
+            settings.name = f"{cfg.name}-{hydra_cfg.job.num}"
+
+
+def _end_of_sweep_job(summary: dict):
+    """A sweep job's return value is its objective value; a job that did not complete
+    raises, so that the sweeper records it: pruned as pruned, anything else as failed."""
+    from dlrun.runner import RunFailed
+
+    if summary["status"] == "completed":
+        return summary["objective"]["value"]
+    if summary["status"] == "pruned":
+        from optuna import TrialPruned
+
+        raise TrialPruned(summary.get("error") or "pruned")
+    raise RunFailed(f"{summary['status']}: {summary['run_dir']}")
+
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def hydra_main(cfg):
     """One job: returns the objective value for sweepers (None when the run did not complete)."""
-    from dlrun.runner import RunFailed
     from dlrun.schema import ConfigError
     from dlrun.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
     single = hydra_cfg.mode == RunMode.RUN
+    if not single:
+        log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
+        _name_sweep_job(cfg, hydra_cfg)
     try:
         summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir))
     except ConfigError as error:
@@ -28,8 +63,8 @@ def hydra_main(cfg):
             print(f"dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
             sys.exit(2)
         raise
-    if summary["status"] != "completed":
-        if single:
+    if single:
+        if summary["status"] != "completed":
             sys.exit(1)
-        raise RunFailed(f"{summary['status']}: {summary['run_dir']}")
-    return summary["objective"]["value"]
+        return summary["objective"]["value"]
+    return _end_of_sweep_job(summary)

@@ -12,6 +12,12 @@ USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra ov
        dlrun ls [GROUP]                config groups and their options
        dlrun show [OVERRIDES...]       the composed, resolved config
        dlrun validate [OVERRIDES...]   check a config without running it
+       dlrun resume RUN_DIR [OVERRIDES...]
+                                       continue a stopped run from its last checkpoint, in its folder
+       dlrun eval RUN_DIR [ckpt=best|last|PATH] [OVERRIDES...]
+                                       test a run's checkpoint (data=... for other data of the same spec)
+       dlrun summary SWEEP_DIR         a sweep's trials sorted by the objective, plots, the best trial's command
+       dlrun refine SWEEP_DIR [top=K]  a narrower search space around the best trials, as a command
        dlrun --help                    Hydra's help: groups, the config, its flags
 """
 
@@ -81,7 +87,32 @@ def cmd_validate(args) -> int:
     return 0
 
 
-SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate}
+def cmd_resume(args) -> int:
+    from dlrun.commands.resume import main as resume
+
+    return resume(args)
+
+
+def cmd_eval(args) -> int:
+    from dlrun.commands.evaluate import main as evaluate
+
+    return evaluate(args)
+
+
+def cmd_summary(args) -> int:
+    from dlrun.sweeps.commands import summary_main
+
+    return summary_main(args)
+
+
+def cmd_refine(args) -> int:
+    from dlrun.sweeps.commands import refine_main
+
+    return refine_main(args)
+
+
+SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate, "resume": cmd_resume, "eval": cmd_eval,
+               "summary": cmd_summary, "refine": cmd_refine}
 
 
 def run_hydra(args) -> int:

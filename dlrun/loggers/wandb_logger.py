@@ -1,0 +1,134 @@
+"""Weights & Biases for one run: the logger (project, entity, name, group, tags, job type,
+the resolved config as the run's config), online or offline, and the run's end (final
+and best metrics in the W&B summary, the plots as images, `finish`) with what
+summary.json keeps of it (its `wandb` field: id, mode, offline folder, url).
+
+Rank zero only: Lightning's WandbLogger creates the W&B run on global rank zero alone,
+and only rank zero finishes it. dlrun never reads an API key: it only checks whether one
+is configured, to choose between online and offline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import netrc
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from lightning.pytorch.loggers import WandbLogger
+from omegaconf import OmegaConf
+
+from dlrun.distributed.env import is_global_zero
+
+log = logging.getLogger("dlrun")
+
+MODES = ("online", "offline", "disabled")
+DEFAULT_HOST = "https://api.wandb.ai"
+_offline_told = False  # the offline notice is said once per process (a sweep's trials share it)
+
+
+class RunLogger(WandbLogger):
+    """Lightning's WandbLogger, remembering its mode for summary.json."""
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(mode=mode, **kwargs)
+        self._wandb_init.pop("anonymous", None)  # Lightning always passes it; wandb 0.19+ warns it does nothing
+        self.mode = mode
+
+
+def has_credentials() -> bool:
+    """Whether W&B would find credentials: WANDB_API_KEY (or an identity token file) in the
+    environment, or a ~/.netrc entry for the W&B host. The key itself is never read."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", DEFAULT_HOST)).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC") or Path.home() / ".netrc").authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(configured) -> tuple:
+    """(mode, why): logger.wandb.mode if set, else WANDB_MODE, else online with credentials."""
+    if configured:
+        return configured, f"logger.wandb.mode={configured}"
+    environment = os.environ.get("WANDB_MODE")
+    if environment:
+        return ("offline" if environment == "dryrun" else environment), f"WANDB_MODE={environment}"
+    if has_credentials():
+        return "online", "credentials found"
+    return "offline", "no W&B credentials found; set WANDB_API_KEY or run `wandb login` to log online"
+
+
+def _tell_offline_once(why: str, run_dir: Path) -> None:
+    global _offline_told
+    if not _offline_told:
+        _offline_told = True
+        log.warning("W&B is offline (%s). Runs are kept in each run folder's wandb/; upload them later with "
+                    "`wandb sync RUN_DIR/wandb/offline-run-*` (this run: wandb sync %s/wandb/offline-run-*)",
+                    why, run_dir)
+
+
+def previous_run_id(run_dir: Path):
+    """The W&B run id a stopped run left in its summary.json: `dlrun resume` continues that run."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        return (json.loads(path.read_text()).get("wandb") or {}).get("id") if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def wandb_logger(cfg, run_dir: Path) -> RunLogger:
+    settings = cfg.logger.wandb
+    mode, why = resolve_mode(settings.mode)
+    if mode == "offline" and is_global_zero():
+        _tell_offline_once(why, run_dir)
+    return RunLogger(
+        mode=mode, project=settings.project, entity=settings.entity, name=settings.name or cfg.name,
+        group=settings.group, tags=list(settings.tags), job_type=settings.job_type, save_dir=str(run_dir),
+        id=previous_run_id(run_dir), config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def _run_summary(summary: dict) -> dict:
+    values = {"status": summary["status"], "wall_time_s": summary["wall_time_s"],
+              "global_step": summary["global_step"], "epochs": summary["epochs"],
+              f"best_objective/{summary['objective']['metric']}": summary["objective"]["value"]}
+    values.update({f"best/{name}": value for name, value in summary["best"].items()})
+    values.update({f"final/{name}": value for name, value in summary["final"].items()})
+    values.update(summary["test"])
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _log_plots(run, run_dir: Path) -> None:
+    import wandb
+
+    images = {f"plots/{path.stem}": wandb.Image(str(path)) for path in sorted((Path(run_dir) / "plots").glob("*.png"))}
+    if images:
+        run.log(images)
+
+
+def _run_info(run, mode: str) -> dict:
+    offline_dir = str(Path(run.dir).parent) if mode == "offline" else None
+    return {"id": run.id, "name": run.name, "project": run.project, "group": run.group or None, "mode": mode,
+            "url": run.url if mode == "online" else None, "dir": offline_dir,
+            "sync": f"wandb sync {offline_dir}" if offline_dir else None}
+
+
+def finish_wandb(trainer, summary: dict):
+    """Close the run's W&B run (summary metrics, plots, exit code); its summary.json entry, or None."""
+    logger = next((each for each in trainer.loggers if isinstance(each, RunLogger)), None) if trainer else None
+    if logger is None or logger.mode == "disabled" or not is_global_zero():
+        return None
+    try:
+        run = logger.experiment
+        run.summary.update(_run_summary(summary))
+        _log_plots(run, summary["run_dir"])
+        info = _run_info(run, logger.mode)
+        run.finish(exit_code=0 if summary["status"] == "completed" else 1)
+        return info
+    except Exception as error:  # the run's own result matters more than its W&B copy
+        log.warning("W&B: could not finish the run: %s", error)
+        return None

@@ -1,0 +1,54 @@
+"""Pruning inside a sweep trial: after every validation round the trial's process reports
+the objective metric to the study in the sweep folder and asks the sweep's pruner
+whether to go on. A pruned run raises `Pruned`; the runner records status `pruned` and
+the sweeper tells the study.
+
+Active only in a trial of dlrun's sweeper (it sets the study and the trial number in the
+trial's environment, see dlrun.sweeps.study) with a pruner other than `none`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from lightning.pytorch.callbacks import Callback
+
+from dlrun.sweeps.study import ENV_TRIAL, trial_of_this_process
+
+
+class Pruned(RuntimeError):
+    """The sweep's pruner stopped this trial; str() says when and at what value."""
+
+
+class SweepPruning(Callback):
+    def __init__(self, trial, monitor: str, pruner: str):
+        self.trial, self.monitor, self.pruner = trial, monitor, pruner
+        self.rounds = 0  # validation rounds so far: the step the pruner compares trials at
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        self.rounds += 1
+        value = trainer.callback_metrics.get(self.monitor)
+        value = float(value) if value is not None else math.nan
+        prune = False
+        if trainer.is_global_zero and math.isfinite(value):  # one process speaks to the study
+            self.trial.report(value, step=self.rounds)
+            prune = self.trial.should_prune()
+        prune = trainer.strategy.broadcast(prune, src=0)  # every rank stops together
+        if prune:
+            raise Pruned(f"pruned by the sweep's {self.pruner} pruner after validation round {self.rounds} "
+                         f"(epoch {trainer.current_epoch}): {self.monitor}={value:.6g}")
+
+
+def pruning_callback(cfg, run_dir: Path):
+    if ENV_TRIAL not in os.environ:
+        return None
+    found = trial_of_this_process()
+    if found is None:
+        return None
+    trial, record = found
+    pruner = record.get("pruner", {}).get("name", "none")
+    return None if pruner == "none" else SweepPruning(trial, cfg.objective, pruner)

@@ -1,0 +1,168 @@
+"""A sweep at a glance, from its study: the trials sorted by the objective (a table and
+summary.csv), the plots, and the exact command that reproduces the best trial.
+
+Printed and written at the end of every sweep and by `dlrun summary SWEEP_DIR`.
+"""
+
+from __future__ import annotations
+
+import csv
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dlrun.sweeps import study as studies
+from dlrun.sweeps.plots import write_sweep_plots
+
+SUMMARY_CSV = "summary.csv"
+# Groups that only shape a sweep (presets of hydra.sweeper / hydra.launcher): a single run
+# of the best trial does without them.
+SWEEP_ONLY_GROUPS = ("sweep", "launcher")
+STATE_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "interrupted", "RUNNING": "running",
+                "WAITING": "waiting"}
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    number: int
+    status: str
+    value: float | None
+    params: dict
+    wall_time_s: float | None
+    run_dir: str | None
+    error: str | None
+    overrides: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    rows: list
+    best: TrialRow | None
+    csv_path: Path
+    plots: list
+    best_command: str | None
+
+
+def _row(frozen) -> TrialRow:
+    attrs = frozen.user_attrs
+    wall = attrs.get("wall_time_s")
+    if wall is None and frozen.datetime_start and frozen.datetime_complete:
+        wall = (frozen.datetime_complete - frozen.datetime_start).total_seconds()
+    return TrialRow(frozen.number, attrs.get("status") or STATE_STATUS[frozen.state.name], frozen.value,
+                    dict(frozen.params), wall, attrs.get("run_dir"), attrs.get("error"), list(attrs.get("overrides", [])))
+
+
+def trial_rows(study) -> list:
+    """Completed trials best first, then the others (pruned, failed, ...) by number."""
+    from optuna.study import StudyDirection
+
+    rows = [_row(frozen) for frozen in study.get_trials(deepcopy=False)]
+    maximize = study.direction == StudyDirection.MAXIMIZE
+    scored = sorted((row for row in rows if row.status == "completed"), key=lambda row: row.value, reverse=maximize)
+    return scored + sorted((row for row in rows if row.status != "completed"), key=lambda row: row.number)
+
+
+def _group_of(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
+
+
+def reproduce_command(row: TrialRow) -> str:
+    """`dlrun OVERRIDES`: the trial as a single run, ready to paste into a shell."""
+    return shlex.join(["dlrun", *(o for o in row.overrides if _group_of(o) not in SWEEP_ONLY_GROUPS)])
+
+
+def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
+    """`dlrun -m ...` that continues this sweep in its folder up to n_trials."""
+    space = [f"{key}={text}" for key, text in record.get("search_space", {}).items()]
+    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", []),
+                       f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.n_trials={n_trials}"])
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def write_csv(rows, path: Path, objective: str) -> Path:
+    keys = list(dict.fromkeys(key for row in rows for key in row.params))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["trial", "status", objective, *keys, "wall_time_s", "run_dir", "error"])
+        for row in rows:
+            writer.writerow([row.number, row.status, "" if row.value is None else row.value,
+                             *(row.params.get(key, "") for key in keys), row.wall_time_s or "", row.run_dir or "",
+                             row.error or ""])
+    return path
+
+
+def sweep_table(rows, objective: str, title: str):
+    from rich.table import Table
+
+    keys = list(dict.fromkeys(key for row in rows for key in row.params))
+    table = Table(title=title, show_header=True, header_style="bold")
+    for column in ("trial", "status", objective, *keys, "wall time", "note"):
+        table.add_column(column)
+    styles = {"completed": "green", "pruned": "yellow", "failed": "red", "diverged": "red", "interrupted": "red"}
+    for row in rows:
+        table.add_row(str(row.number), f"[{styles.get(row.status, 'white')}]{row.status}[/]", _format(row.value),
+                      *(_format(row.params.get(key)) for key in keys),
+                      f"{row.wall_time_s:.1f} s" if row.wall_time_s is not None else "-", (row.error or "")[:80])
+    return table
+
+
+def _distributions(study) -> dict:
+    found = {}
+    for frozen in study.get_trials(deepcopy=False):
+        for key, distribution in frozen.distributions.items():
+            found.setdefault(key, distribution)
+    return found
+
+
+def _offline_wandb(sweep_dir: Path) -> bool:
+    return any(Path(sweep_dir).glob("*/wandb/offline-run-*"))
+
+
+def _counts(rows) -> str:
+    counts = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in counts.items())
+
+
+def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -> None:
+    objective = record.get("objective", "objective")
+    console.print(sweep_table(report.rows, objective, f"sweep {sweep_dir}: {len(report.rows)} trials ({_counts(report.rows)})"))
+    if report.best is not None:
+        console.print(f"best: trial {report.best.number}, {objective}={report.best.value:.6g}; reproduce it with:",
+                      highlight=False)
+        console.print(f"  {report.best_command}", highlight=False, soft_wrap=True)
+    console.print(f"summary: {report.csv_path}   plots: {sweep_dir / 'plots'}", highlight=False, soft_wrap=True)
+    if record.get("n_trials"):  # a grid is done when every combination ran
+        console.print(f"more trials: {continue_command(record, sweep_dir, len(report.rows) * 2)}", highlight=False,
+                      soft_wrap=True)
+    console.print(f"narrower search around the best: dlrun refine {sweep_dir}", highlight=False, soft_wrap=True)
+    if _offline_wandb(sweep_dir):
+        console.print(f"W&B runs are offline; upload them with: wandb sync {sweep_dir}/*/wandb/offline-run-*",
+                      highlight=False, soft_wrap=True)
+
+
+def summarize(sweep_dir, study=None, show: bool = True) -> SweepReport:
+    """Write summary.csv and plots/ in the sweep folder, print the table; return the report."""
+    from optuna.study import StudyDirection
+    from rich.console import Console
+
+    sweep_dir = Path(sweep_dir)
+    study = study if study is not None else studies.load(sweep_dir)
+    record = studies.sweep_record(study)
+    objective = record.get("objective", "objective")
+    rows = trial_rows(study)
+    best = next((row for row in rows if row.status == "completed"), None)
+    plots = write_sweep_plots(rows, _distributions(study), objective, study.direction == StudyDirection.MAXIMIZE,
+                              sweep_dir)
+    report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), plots,
+                         reproduce_command(best) if best else None)
+    if show:
+        _print_report(report, record, sweep_dir, Console(width=None if sys.stdout.isatty() else 200))
+    return report

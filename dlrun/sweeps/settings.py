@@ -1,0 +1,100 @@
+"""The sweeper's settings (hydra.sweeper.*, defaults in conf/hydra/sweeper/dlrun.yaml),
+checked before any trial starts; and the plan they make with a search space."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dlrun.metrics import direction as metric_direction
+from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+class SweepSettingsError(ValueError):
+    """Settings that must not start a sweep; str() names each key, value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    n_trials: int | None
+    n_jobs: int
+    sampler: str
+    seed: int | None
+    direction: str
+    max_failure_rate: float
+    pruner: str
+    sampler_knobs: dict
+    pruner_knobs: dict
+    params: dict
+
+
+@dataclass(frozen=True)
+class Plan:
+    n_trials: int | None  # trials in all; None: every combination of a grid
+    n_jobs: int
+    grid: bool
+    max_failure_rate: float
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def launcher_parallelism(launcher: dict) -> int:
+    """How many trials the configured launcher runs at once."""
+    jobs = launcher.get("n_jobs")  # joblib: -1 all cores, -2 all but one, ...
+    if isinstance(jobs, int) and jobs != 0:
+        return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
+    parallel = launcher.get("array_parallelism")  # submitit
+    return parallel if _is_count(parallel) else 1
+
+
+def _problems(raw: dict) -> list:
+    checks = [
+        ("n_trials", raw.get("n_trials") is None or _is_count(raw.get("n_trials")), "null or an integer >= 1"),
+        ("n_jobs", raw.get("n_jobs") is None or _is_count(raw.get("n_jobs")), "null or an integer >= 1"),
+        ("sampler", raw.get("sampler") in SAMPLERS, "one of: " + ", ".join(SAMPLERS)),
+        ("pruner", raw.get("pruner") in PRUNERS, "one of: " + ", ".join(PRUNERS)),
+        ("seed", raw.get("seed") is None or (isinstance(raw.get("seed"), int) and raw.get("seed") >= 0),
+         "null or an integer >= 0"),
+        ("direction", raw.get("direction") in (None, *DIRECTIONS), "null, minimize or maximize"),
+        ("max_failure_rate", isinstance(raw.get("max_failure_rate"), (int, float))
+         and not isinstance(raw.get("max_failure_rate"), bool) and 0 <= raw.get("max_failure_rate") <= 1,
+         "a number in [0, 1]"),
+    ]
+    return [f"hydra.sweeper.{key}={raw.get(key)!r}: expected {allowed}" for key, ok, allowed in checks if not ok]
+
+
+def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
+    problems = _problems(raw)
+    if problems:
+        raise SweepSettingsError("\n  ".join(problems))
+    return SweepSettings(
+        n_trials=raw["n_trials"],
+        n_jobs=raw["n_jobs"] or launcher_parallelism(launcher),
+        sampler=raw["sampler"],
+        seed=raw["seed"],
+        direction=raw["direction"] or metric_direction(objective),
+        max_failure_rate=float(raw["max_failure_rate"]),
+        pruner=raw["pruner"],
+        sampler_knobs=dict((raw.get("samplers") or {}).get(raw["sampler"]) or {}),
+        pruner_knobs=dict((raw.get("pruners") or {}).get(raw["pruner"]) or {}),
+        params={str(key): str(value) for key, value in (raw.get("params") or {}).items()},
+    )
+
+
+def make_plan(space, settings: SweepSettings) -> Plan:
+    """A grid when asked for, or when no n_trials is given (Hydra's meaning of a sweep of
+    comma lists: every combination once); intervals need a trial count."""
+    grid = settings.sampler == "grid" or settings.n_trials is None
+    continuous = [f"{key}={param.text}" for key, param in space.params.items() if not param.discrete]
+    if grid and continuous:
+        if settings.sampler == "grid":
+            raise SweepSettingsError(f"hydra.sweeper.sampler=grid: {continuous[0]} is an interval, which a grid cannot "
+                                     "enumerate; use a comma list, choice(...) or range(...), or another sampler")
+        raise SweepSettingsError(f"hydra.sweeper.n_trials=null: {continuous[0]} is an interval, so the sweep needs a "
+                                 "trial count: add hydra.sweeper.n_trials=N (e.g. 20)")
+    return Plan(n_trials=settings.n_trials, n_jobs=settings.n_jobs, grid=grid,
+                max_failure_rate=settings.max_failure_rate)

@@ -1,0 +1,134 @@
+"""DlrunSweeper: Hydra's side of dlrun sweeps. It reads what Hydra composed, checks each
+trial's config before launching it, hands batches of trials to Hydra's launcher (basic,
+joblib, submitit) and turns each job's return into an outcome; the search itself is
+dlrun.sweeps.driver's. Settings: conf/hydra/sweeper/dlrun.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, List
+
+from hydra.core.plugins import Plugins
+from hydra.errors import CompactHydraException
+from hydra.plugins.sweeper import Sweeper
+
+
+class SweepError(CompactHydraException):
+    """A sweep that cannot start or must stop: Hydra prints the message alone and exits 1."""
+
+
+def _hydra_quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _contiguous(jobs):
+    """Runs of consecutive trial numbers: the launcher numbers jobs from initial_job_idx on,
+    and the trial's folder is its job number."""
+    block = []
+    for number, overrides in jobs:
+        if block and number != block[-1][0] + 1:
+            yield block
+            block = []
+        block.append((number, overrides))
+    if block:
+        yield block
+
+
+class DlrunSweeper(Sweeper):
+    def __init__(self, **settings: Any) -> None:
+        from omegaconf import OmegaConf
+
+        self.settings = {key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+                         for key, value in settings.items()}
+        self.hydra_context = self.config = self.launcher = None
+        self.sweep_dir = None
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        self.hydra_context, self.config = hydra_context, config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
+        self.sweep_dir = Path(str(config.hydra.sweep.dir))
+
+    def sweep(self, arguments: List[str]) -> Any:
+        from omegaconf import OmegaConf
+
+        from dlrun.sweeps.driver import SweepRequest, plan_sweep, run_sweep
+        from dlrun.sweeps.loop import SweepAborted
+        from dlrun.sweeps.settings import SweepSettingsError
+        from dlrun.sweeps.space import SearchSpaceError
+
+        request = SweepRequest(
+            settings=self.settings, arguments=list(arguments), sweep_dir=self.sweep_dir,
+            objective=str(self.config.objective),
+            launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
+            hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader)
+        try:
+            planned = plan_sweep(request)  # bad settings or search space: stop before any folder exists
+            self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's own sweeper leaves it
+            return run_sweep(request, planned, self.launch_trials)
+        except (SweepSettingsError, SearchSpaceError, SweepAborted) as error:
+            raise SweepError(f"dlrun sweep: {error}") from None
+
+    def _config_problem(self, overrides):
+        """Why this trial's config must not run (composition or validation), else None."""
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        from dlrun.compose import without_hydra
+        from dlrun.schema import ConfigError, validate
+
+        try:
+            validate(without_hydra(self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))))
+        except ConfigError as error:
+            return "config error: " + "; ".join(error.problems)
+        except (HydraException, OmegaConfBaseException) as error:
+            return "config error: " + str(error).strip().splitlines()[0]
+        return None
+
+    def _environment(self, number: int) -> list:
+        from dlrun.sweeps.study import trial_env
+
+        return [f"++hydra.job.env_set.{name}={_hydra_quoted(value)}"
+                for name, value in trial_env(self.sweep_dir, number).items()]
+
+    def _launch_block(self, block) -> dict:
+        from hydra.core.utils import JobStatus
+        from optuna import TrialPruned
+
+        from dlrun.sweeps.loop import outcome_from_run
+
+        jobs = [list(overrides) + self._environment(number) for number, overrides in block]
+        try:
+            returns = self.launcher.launch(jobs, initial_job_idx=block[0][0])
+        except Exception as error:  # the launcher itself failed (e.g. a lost cluster job): read what the runs left
+            returns = [error] * len(block)
+        outcomes = {}
+        for (number, _), job in zip(block, returns):
+            if isinstance(job, Exception):
+                outcomes[number] = outcome_from_run(self.sweep_dir / str(number), exception=job)
+                continue
+            run_dir = Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg else self.sweep_dir / str(number)
+            if job.status == JobStatus.COMPLETED:
+                outcomes[number] = outcome_from_run(run_dir, value=job.return_value)
+                continue
+            outcome = outcome_from_run(run_dir, exception=job._return_value)  # a failed job holds its exception
+            pruned = isinstance(job._return_value, TrialPruned)
+            outcomes[number] = replace(outcome, status="pruned") if pruned else outcome
+        return outcomes
+
+    def launch_trials(self, batch) -> list:
+        """[(trial number, overrides)] -> [Outcome], in the same order."""
+        from dlrun.sweeps.loop import Outcome
+
+        outcomes, runnable = {}, []
+        for number, overrides in batch:
+            problem = self._config_problem(overrides)
+            if problem:
+                outcomes[number] = Outcome("failed", error=problem)
+            else:
+                runnable.append((number, overrides))
+        for block in _contiguous(runnable):
+            outcomes.update(self._launch_block(block))
+        return [outcomes[number] for number, _ in batch]
