@@ -148,6 +148,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     from dlrun.callbacks.divergence import Diverged
     from dlrun.sweeps.pruning import Pruned
     from dlrun.loggers.wandb_logger import finish_wandb
+    from dlrun.schema import ConfigError
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +168,9 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     except Pruned as error:  # a sweep's pruner stopped this trial (dlrun.sweeps.pruning)
         summary["status"], summary["error"] = "pruned", str(error)
         log.info("%s", error)
+    except ConfigError as error:  # bad data files found while loading (after a download): exit 2 like any config error
+        summary["status"], summary["error"] = "failed", str(error)
+        raise
     except Exception as error:  # the summary must say what happened, whatever it was
         summary["status"] = "failed"
         summary["error"] = "".join(traceback.format_exception(error))

@@ -7,8 +7,6 @@ rank takes its own contiguous share of every shuffled global batch.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 
@@ -32,8 +30,12 @@ class TensorBatches:
         self._epochs_served = 0
 
     def __len__(self) -> int:
-        n = len(self.inputs)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        full, tail = divmod(len(self.inputs), self.batch_size)
+        # A tail smaller than the world size would leave some ranks an empty shard, whose mean
+        # loss is NaN (and poisons the all-reduced gradients): such a tail batch is skipped.
+        # Every rank computes the same length, so all take the same number of steps.
+        keep_tail = tail > 0 and not self.drop_last and tail >= self.world_size
+        return full + int(keep_tail)
 
     def to(self, device):
         self.inputs, self.targets = self.inputs.to(device), self.targets.to(device)

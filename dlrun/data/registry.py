@@ -1,29 +1,52 @@
-"""The dataset table: name -> loader and the (modality, task) it produces.
+"""The dataset table: name -> loader, the (modality, task) it produces, and its file checks.
 
 The kind is known from the config alone, before any data is read, so validation can
-reject a model that cannot consume the data without loading anything.
+reject a model that cannot consume the data without loading anything. Importing this
+module does not import torch (validation and `dlrun ls` use it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Mapping, Optional
 
 from dlrun.registry import load_object, lookup
-
-
-def fixed(modality: str, task: str) -> Callable[[Mapping], tuple]:
-    return lambda cfg: (modality, task)
 
 
 @dataclass(frozen=True)
 class DataEntry:
     loader: str  # "module:function"; function(cfg_data, seed) -> dlrun.data.splits.Splits
-    kind: Callable[[Mapping], tuple]  # cfg_data -> (modality, task)
+    modality: str
+    # the tasks this data can pose; with several, data.task picks one (its YAML sets the default)
+    tasks: tuple
+    # "module:function"; function(cfg_data) -> list of problems. Runs at validation: stdlib only.
+    check: Optional[str] = None
+
+    def kind(self, cfg_data: Mapping) -> tuple:
+        return self.modality, cfg_data.get("task") or self.tasks[0]
 
 
+def _generated(loader: str, modality: str, *tasks: str) -> DataEntry:
+    return DataEntry(loader, modality, tasks, "dlrun.data.checks:generated")
+
+
+_IMAGE = ("image", ("classification",))
 DATASETS: dict[str, DataEntry] = {
-    "digits": DataEntry("dlrun.data.digits:load", fixed("image", "classification")),
+    "digits": DataEntry("dlrun.data.digits:load", *_IMAGE),
+    "moons": _generated("dlrun.data.toys:load", "vector", "classification"),
+    "circles": _generated("dlrun.data.toys:load", "vector", "classification"),
+    "blobs": _generated("dlrun.data.toys:load", "vector", "classification"),
+    "copy": _generated("dlrun.data.sequences:load", "tokens", "sequence"),
+    "reverse": _generated("dlrun.data.sequences:load", "tokens", "sequence"),
+    "sort": _generated("dlrun.data.sequences:load", "tokens", "sequence"),
+    "parity": _generated("dlrun.data.sequences:load", "tokens", "classification", "sequence"),
+    "adding": _generated("dlrun.data.sequences:load", "tokens", "regression", "classification"),
+    "brackets": _generated("dlrun.data.sequences:load", "tokens", "classification"),
+    "text": DataEntry("dlrun.data.text:load", "tokens", ("sequence",), "dlrun.data.checks:text"),
+    "table": DataEntry("dlrun.data.table:load", "vector", ("classification", "regression"), "dlrun.data.checks:table"),
+    "mnist": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:idx_images"),
+    "fashion_mnist": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:idx_images"),
+    "cifar10": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:cifar10"),
 }
 
 
@@ -34,6 +57,26 @@ def data_entry(name: str) -> DataEntry:
 def data_kind(cfg_data: Mapping) -> tuple:
     """(modality, task) that data config will produce."""
     return data_entry(cfg_data["name"]).kind(cfg_data)
+
+
+def data_problems(cfg_data: Mapping) -> list:
+    """What is wrong with a data config that its rules cannot see: a task this data cannot
+    pose, too few samples for the splits, missing or malformed files. Empty when fine."""
+    entry = data_entry(cfg_data["name"])
+    task = entry.kind(cfg_data)[1]
+    if task not in entry.tasks:
+        return [f"data.task={task!r}: data={cfg_data['name']} poses {' or '.join(entry.tasks)} tasks"]
+    return load_object(entry.check)(cfg_data) if entry.check else []
+
+
+def require_valid(cfg_data: Mapping) -> None:
+    """Raise ConfigError if the data config (or its files) has problems; loaders call it
+    after a download, when files that validation skipped are there."""
+    problems = data_problems(cfg_data)
+    if problems:
+        from dlrun.schema import ConfigError
+
+        raise ConfigError(problems)
 
 
 def load_splits(cfg_data: Mapping, seed: int):

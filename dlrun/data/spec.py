@@ -7,6 +7,7 @@ from typing import Optional
 
 MODALITIES = ("vector", "image", "tokens")
 TASKS = ("classification", "regression", "sequence")
+IGNORE = -100  # a sequence target that carries no label (cross-entropy's ignore_index skips it)
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,10 @@ class DataSpec:
 
     vector: input_shape (features,); image: (C, H, W); tokens: (T,) integer ids < vocab_size.
     classification: one label < num_classes per sample; regression: target_dim floats;
-    sequence: one label < num_classes per position (T labels).
+    sequence: one label < num_classes per position (T labels), or IGNORE where a position is
+    not scored (e.g. the copy task's input half).
+    causal: position t's target may depend only on inputs up to t (next-token prediction), so
+    a model must not look ahead.
     """
 
     modality: str

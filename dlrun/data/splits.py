@@ -30,7 +30,30 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int):
     return train, val, test
 
 
-def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int) -> Splits:
-    """Split preloaded tensors by the config's val/test fractions."""
-    train, val, test = split_indices(len(inputs), cfg_data["val_fraction"], cfg_data["test_fraction"], seed)
-    return Splits(spec, (inputs[train], targets[train]), (inputs[val], targets[val]), (inputs[test], targets[test]))
+def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int, test=None) -> Splits:
+    """Split preloaded tensors by the config's val/test fractions. With an official `test`
+    (inputs, targets) pair, that is the test split: only val is split off the rest, and
+    data.test_fraction is not used."""
+    test_fraction = 0.0 if test is not None else cfg_data["test_fraction"]
+    train, val, held_out = split_indices(len(inputs), cfg_data["val_fraction"], test_fraction, seed)
+    if len(train) == 0 or len(val) == 0:  # e.g. a table with too few rows: a data problem, exit 2
+        from dlrun.schema import ConfigError
+
+        raise ConfigError([f"data={cfg_data['name']}: {len(inputs)} samples leave train/val = {len(train)}/{len(val)} "
+                           f"with data.val_fraction={cfg_data['val_fraction']}; every split needs at least one sample"])
+    if test is None:
+        test = (inputs[held_out], targets[held_out])
+    return Splits(spec, (inputs[train], targets[train]), (inputs[val], targets[val]), test)
+
+
+def standardized(splits: Splits) -> Splits:
+    """Features scaled to zero mean and unit variance with the train split's statistics only
+    (no information from val/test leaks into training); constant features are only centred."""
+    inputs = splits.train[0]
+    mean, std = inputs.mean(0), inputs.std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+
+    def scale(pair):
+        return (pair[0] - mean) / std, pair[1]
+
+    return Splits(splits.spec, scale(splits.train), scale(splits.val), scale(splits.test))

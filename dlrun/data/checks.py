@@ -1,0 +1,205 @@
+"""Problems with a data config found before anything is loaded: split sizes and the files a
+dataset reads (missing, empty, wrong format, wrong image size, missing target column).
+
+Runs at validation time, so it uses the standard library only (no torch, no numpy) and reads
+file headers, not whole files. Each problem names the key or file and what is wrong; the
+loaders run the same checks again after a download.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import struct
+import zipfile
+from pathlib import Path
+
+IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801  # unsigned bytes, 3 dims / 1 dim
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+CIFAR_ARCHIVE, CIFAR_FOLDER = "cifar-10-python.tar.gz", "cifar-10-batches-py"
+CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+
+def split_problems(n: int, cfg_data, what: str) -> list:
+    """Every split must hold at least one sample (the rounding is split_indices')."""
+    n_test = int(round(n * cfg_data["test_fraction"]))
+    n_val = int(round(n * cfg_data["val_fraction"]))
+    if n_val >= 1 and n - n_val - n_test >= 1 and (n_test >= 1 or cfg_data["test_fraction"] == 0):
+        return []
+    return [f"{what}: {n} samples leave train/val/test = {n - n_val - n_test}/{n_val}/{n_test} with "
+            f"data.val_fraction={cfg_data['val_fraction']} and data.test_fraction={cfg_data['test_fraction']}; "
+            "every split needs at least one sample (use more data or other fractions)"]
+
+
+def _missing(path: Path, key: str) -> list:
+    if path.is_file():
+        return []
+    return [f"{key}={str(path)!r}: no such file" + (" (a folder)" if path.is_dir() else "")]
+
+
+# --- generated data -------------------------------------------------------------------------
+
+def generated(cfg_data) -> list:
+    """Toys and sequence tasks: n_samples must fill every split; brackets need an even length."""
+    problems = split_problems(cfg_data["n_samples"], cfg_data, f"data.n_samples={cfg_data['n_samples']}")
+    if cfg_data["name"] == "brackets" and cfg_data["length"] % 2:
+        problems.append(f"data.length={cfg_data['length']}: expected an even length for data=brackets "
+                        "(an odd-length sequence is never balanced)")
+    if cfg_data["name"] in ("parity", "adding") and cfg_data["vocab"] < 2:
+        problems.append(f"data.vocab={cfg_data['vocab']}: expected >= 2 for data={cfg_data['name']}")
+    return problems
+
+
+# --- char-level text ------------------------------------------------------------------------
+
+def text(cfg_data) -> list:
+    if cfg_data["path"] in (None, "???"):
+        return ["data.path: required for data=text (a UTF-8 text file: data.path=corpus.txt)"]
+    path = Path(cfg_data["path"])
+    problems = _missing(path, "data.path")
+    if problems:
+        return problems
+    size = path.stat().st_size
+    if size == 0:
+        return [f"data.path={str(path)!r}: the text file is empty"]
+    # a UTF-8 character takes at most 4 bytes: when size / 4 characters are already enough,
+    # a big file need not be read here
+    if _text_problems(size // 4, path, cfg_data) == []:
+        return []
+    try:
+        chars = len(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        return [f"data.path={str(path)!r}: not UTF-8 text ({error.reason} at byte {error.start})"]
+    return _text_problems(chars, path, cfg_data)
+
+
+def _text_problems(chars: int, path: Path, cfg_data) -> list:
+    seq_len = cfg_data["seq_len"]
+    if chars < seq_len + 1:
+        return [f"data.path={str(path)!r}: the text has {chars} characters, too short for "
+                f"data.seq_len={seq_len} (one window needs seq_len + 1 = {seq_len + 1})"]
+    return split_problems((chars - 1) // seq_len, cfg_data, f"data.path={str(path)!r} with data.seq_len={seq_len}")
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+def table_columns(path: Path) -> list:
+    """Column names of a CSV (its header) or an NPZ (its array names)."""
+    if path.suffix == ".npz":
+        with zipfile.ZipFile(path) as archive:
+            return [name[: -len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
+    with path.open(newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
+
+
+def table(cfg_data) -> list:
+    if cfg_data["path"] in (None, "???"):
+        return ["data.path: required for data=table (a .csv with a header row, or an .npz of named arrays)"]
+    path = Path(cfg_data["path"])
+    problems = _missing(path, "data.path")
+    if problems:
+        return problems
+    if cfg_data["target"] in (None, "???"):
+        return ["data.target: required for data=table (the target column: data.target=COLUMN)"]
+    if path.suffix not in (".csv", ".npz"):
+        return [f"data.path={str(path)!r}: expected a .csv or .npz file"]
+    try:
+        columns = table_columns(path)
+    except (zipfile.BadZipFile, UnicodeDecodeError, OSError) as error:
+        return [f"data.path={str(path)!r}: cannot read it as {path.suffix[1:].upper()}: {error}"]
+    if not columns:
+        return [f"data.path={str(path)!r}: the file is empty (no header row)"]
+    wanted = {cfg_data["target"]: "data.target", **{name: "data.features" for name in cfg_data.get("features") or []}}
+    return [f"data.path={str(path)!r} has no column {name!r} (asked for by {key}); its columns: {', '.join(columns)}"
+            for name, key in wanted.items() if name not in columns]
+
+
+# --- MNIST-format (IDX) image files -----------------------------------------------------------
+
+def idx_path(root: Path, name: str):
+    """The file NAME.gz or NAME in root (as published, or already decompressed); None if neither."""
+    for candidate in (root / f"{name}.gz", root / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _idx_header(path: Path, length: int) -> bytes:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        return handle.read(length)
+
+
+def _data_bytes(path: Path) -> int:
+    """Uncompressed size: a gzip file's trailer holds it (mod 2**32), so nothing is decompressed."""
+    if path.suffix != ".gz":
+        return path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(-4, 2)
+        return struct.unpack("<I", handle.read(4))[0]
+
+
+def idx_pair_problems(images: Path, labels: Path, shape: tuple) -> list:
+    """An images/labels IDX pair: magic numbers, image size, counts, file lengths."""
+    try:
+        image_head, label_head = _idx_header(images, 16), _idx_header(labels, 8)
+    except (OSError, EOFError) as error:
+        return [f"{images} / {labels}: cannot read ({error})"]
+    if len(image_head) < 16 or struct.unpack(">I", image_head[:4])[0] != IDX_IMAGES:
+        return [f"{images}: not an IDX image file (wrong magic number; expected 0x{IDX_IMAGES:08x})"]
+    if len(label_head) < 8 or struct.unpack(">I", label_head[:4])[0] != IDX_LABELS:
+        return [f"{labels}: not an IDX label file (wrong magic number; expected 0x{IDX_LABELS:08x})"]
+    count, rows, cols = struct.unpack(">III", image_head[4:16])
+    n_labels = struct.unpack(">I", label_head[4:8])[0]
+    if (rows, cols) != tuple(shape):
+        return [f"{images}: images are {rows}x{cols}; expected {shape[0]}x{shape[1]}"]
+    if count != n_labels:
+        return [f"{images} holds {count} images but {labels} holds {n_labels} labels"]
+    problems = []
+    for path, expected in ((images, 16 + count * rows * cols), (labels, 8 + count)):
+        if _data_bytes(path) != expected % 2**32:
+            problems.append(f"{path}: {_data_bytes(path)} bytes of data, but its header promises {expected} "
+                            "(truncated or corrupt file)")
+    return problems
+
+
+def idx_images(cfg_data, shape=(28, 28)) -> list:
+    """MNIST / Fashion-MNIST in data.root; missing files are fine when data.download will fetch them."""
+    root, problems, missing = Path(cfg_data["root"]), [], []
+    for images_name, labels_name in IDX_FILES.values():
+        images, labels = idx_path(root, images_name), idx_path(root, labels_name)
+        if images is None or labels is None:
+            missing += [name for name, path in ((images_name, images), (labels_name, labels)) if path is None]
+            continue
+        problems += idx_pair_problems(images, labels, shape)
+    if missing and not cfg_data.get("download"):
+        problems.append(f"data.root={str(root)!r}: missing {', '.join(name + '.gz' for name in missing)} "
+                        f"(as published, or decompressed) for data={cfg_data['name']}; data.download=true fetches them")
+    return problems
+
+
+# --- CIFAR-10 (python pickle batches) ---------------------------------------------------------
+
+def cifar_source(root: Path):
+    """Where the batches are: the folder holding them, or the published archive; None if absent."""
+    for folder in (root / CIFAR_FOLDER, root):
+        if (folder / CIFAR_BATCHES[0]).is_file():
+            return folder
+    archive = root / CIFAR_ARCHIVE
+    return archive if archive.is_file() else None
+
+
+def cifar10(cfg_data) -> list:
+    root = Path(cfg_data["root"])
+    source = cifar_source(root)
+    if source is None:
+        if cfg_data.get("download"):
+            return []
+        return [f"data.root={str(root)!r}: no {CIFAR_ARCHIVE} and no {CIFAR_FOLDER}/ with the batches "
+                f"({', '.join(CIFAR_BATCHES)}); data.download=true fetches the archive"]
+    if source.is_dir():
+        missing = [name for name in CIFAR_BATCHES if not (source / name).is_file()]
+        if missing:
+            return [f"{source}: missing CIFAR-10 batch files {', '.join(missing)}"]
+    return []
