@@ -83,10 +83,15 @@ def lr_factor(cfg_schedule, t: int, total: int) -> float:
 
 
 def _formula_schedulers(cfg_schedule, optimizer, total: int) -> list:
+    from omegaconf import DictConfig, OmegaConf
     from torch.optim.lr_scheduler import LambdaLR
 
-    scheduler = LambdaLR(optimizer, lambda t: lr_factor(cfg_schedule, t, total))
-    return [{"scheduler": scheduler, "interval": cfg_schedule["interval"], "frequency": 1}]
+    if cfg_schedule["name"] == "constant" and cfg_schedule["warmup_steps"] == 0:
+        return []  # nothing to schedule: no per-step scheduler call
+    # the factor runs every step: plain values, not config nodes (each node read costs microseconds)
+    plain = OmegaConf.to_container(cfg_schedule, resolve=True) if isinstance(cfg_schedule, DictConfig) else dict(cfg_schedule)
+    scheduler = LambdaLR(optimizer, lambda t: lr_factor(plain, t, total))
+    return [{"scheduler": scheduler, "interval": plain["interval"], "frequency": 1}]
 
 
 def _plateau_schedulers(cfg_schedule, optimizer, total: int) -> list:

@@ -7,6 +7,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from dlrun.data.spec import IGNORE
 from dlrun.metrics import LR, METRICS_BY_TASK, metric_name
 from dlrun.optim import build_optimizer
 from dlrun.schedule import build_scheduler, scheduler_steps
@@ -19,32 +20,74 @@ class TaskModule(L.LightningModule):
         self.cfg_optim, self.cfg_schedule = cfg_optim, cfg_schedule
         self.label_smoothing = label_smoothing
 
+    def __setattr__(self, name, value):
+        # Lightning sets _current_fx_name twice around every hook call (about 50 times a
+        # step); nn.Module.__setattr__ checks parameter, buffer and module tables each
+        # time. A plain string attribute needs none of that.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # preloaded tensors are already on the training device: skip Lightning's
+        # recursive walk over the batch (tens of microseconds a step)
+        if isinstance(batch, (tuple, list)) and all(isinstance(part, torch.Tensor) and part.device == device
+                                                    for part in batch):
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def forward(self, inputs):
         return self.model(inputs)
 
-    def _losses_and_metrics(self, outputs, targets) -> dict:
+    def _losses_and_metrics(self, outputs, targets, with_metrics: bool = True) -> dict:
+        """The loss, and (with_metrics) the task's other metrics: a training step that is not
+        logged skips them (a few kernel launches each)."""
         task = self.spec.task
         if task == "regression":
             outputs = outputs.view_as(targets)
-            return {"loss": F.mse_loss(outputs, targets), "mae": (outputs - targets).abs().mean()}
+            loss = F.mse_loss(outputs, targets)
+            return {"loss": loss, "mae": (outputs - targets).abs().mean()} if with_metrics else {"loss": loss}
         if task == "sequence":
             outputs, targets = outputs.flatten(0, 1), targets.flatten()  # (N*T, classes), (N*T,)
         smoothing = self.label_smoothing if self.training else 0.0
         loss = F.cross_entropy(outputs, targets, label_smoothing=smoothing)
-        accuracy = (outputs.argmax(-1) == targets).float().mean()
-        return {"loss": loss, "acc": accuracy}
+        if not with_metrics:
+            return {"loss": loss}
+        if task == "sequence":  # positions marked IGNORE carry no label: the loss skips them, so does accuracy
+            scored = targets != IGNORE
+            return {"loss": loss, "acc": (outputs.argmax(-1)[scored] == targets[scored]).float().mean()}
+        return {"loss": loss, "acc": (outputs.argmax(-1) == targets).float().mean()}
 
     def _common_step(self, batch, stage: str):
         inputs, targets = batch
-        values = self._losses_and_metrics(self(inputs), targets)
-        on_step = stage == "train"
-        for name in METRICS_BY_TASK[self.spec.task]:
-            self.log(metric_name(stage, name), values[name], on_step=on_step, on_epoch=not on_step,
-                     prog_bar=name == "loss" or stage == "val", batch_size=len(inputs), sync_dist=stage != "train")
-        if stage == "train":  # the lr this step used (first parameter group: all share the schedule)
-            self.log(LR, self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False,
-                     batch_size=len(inputs))
+        logged = stage != "train" or self._train_step_is_logged()
+        values = self._losses_and_metrics(self(inputs), targets, with_metrics=logged)
+        if stage != "train":
+            for name in METRICS_BY_TASK[self.spec.task]:
+                self.log(metric_name(stage, name), values[name], on_step=False, on_epoch=True, prog_bar=stage == "val",
+                         batch_size=len(inputs), sync_dist=True)
+        elif logged:
+            self._log_train_step(values, len(inputs))
         return values["loss"]
+
+    def _train_step_is_logged(self) -> bool:
+        """True on the steps whose metrics reach the loggers (every log_every_n_steps-th).
+        self.log costs about 1 ms of Python a call, more than a small model's whole step,
+        and a logged tensor is read on the host later: the other steps log nothing."""
+        trainer = self._trainer
+        if trainer is None:  # called outside a Trainer (a user's own loop)
+            return False
+        # the very condition under which Lightning hands step metrics to the loggers
+        return trainer._logger_connector.should_update_logs
+
+    def _log_train_step(self, values: dict, batch_size: int) -> None:
+        for name in METRICS_BY_TASK[self.spec.task]:
+            self.log(metric_name("train", name), values[name], on_step=True, on_epoch=False, prog_bar=name == "loss",
+                     batch_size=batch_size)
+        # the lr this step used (first parameter group: all share the schedule)
+        self.log(LR, self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False,
+                 batch_size=batch_size)
 
     def training_step(self, batch, batch_idx):
         return self._common_step(batch, "train")

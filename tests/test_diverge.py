@@ -43,7 +43,8 @@ def test_non_finite_loss_is_named_as_such(tmp_path):
 
 def test_divergence_after_a_good_epoch_keeps_that_epochs_checkpoint(tmp_path):
     # lr 0.1 for the first epoch, then x100 per epoch: fine for 5 steps, then it blows up
-    exploding = ["optim=sgd", "optim.lr=0.1", "schedule=exponential", "schedule.gamma=100", "trainer.max_epochs=4"]
+    exploding = ["optim=sgd", "optim.lr=0.1", "schedule=exponential", "schedule.gamma=100", "trainer.max_epochs=4",
+                 "callbacks.checkpoint.last_min_interval_s=0"]  # last.ckpt at every epoch end
     summary = dlrun.run([*TINY, *exploding], run_dir=tmp_path)
     assert summary["status"] == "diverged"
     step = int(re.search(r"diverged at step (\d+)", summary["error"]).group(1))

@@ -1,8 +1,10 @@
 """What makes a run resumable beyond Lightning's own checkpoint contents.
 
-- checkpoints/last.ckpt is written when training starts and at every epoch end (after
-  that epoch's validation), so a run that is stopped or diverges always has one to resume
-  from or fall back on. (Lightning 2.6's ModelCheckpoint rewrites last.ckpt only when the
+- checkpoints/last.ckpt is written when training starts, at an epoch end (after that
+  epoch's validation) once `min_interval_s` have passed since the last one, when training
+  ends, and when a run fails, so a run that is stopped, fails or diverges always has one
+  to resume from or fall back on. The interval keeps tiny epochs (digits: 30 ms) from
+  spending a third of their time writing checkpoints; long epochs save at every end. (Lightning 2.6's ModelCheckpoint rewrites last.ckpt only when the
   best checkpoint improves, so it keeps best.ckpt only.)
 - SIGTERM: Lightning finishes the batch (its validation and logging too) and raises
   SIGTERMException; this callback then saves last.ckpt, mid-epoch if need be (Lightning's
@@ -19,12 +21,15 @@ import logging
 import random
 import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from dlrun.callbacks.divergence import Diverged
 
 log = logging.getLogger("dlrun")
 LAST_CHECKPOINT = "last.ckpt"
@@ -63,10 +68,12 @@ def rewind_validation(checkpoint: dict) -> None:
 
 
 class Resumable(Callback):
-    def __init__(self, run_dir, save_last: bool):
+    def __init__(self, run_dir, save_last: bool, min_interval_s: float = 0.0):
         self.run_dir = Path(run_dir)
         self.last_path = self.run_dir / "checkpoints" / LAST_CHECKPOINT
-        self.save_last = save_last  # at the start and every epoch end; a signal saves one regardless
+        self.save_last = save_last  # at the start, epoch ends and the end; a signal saves one regardless
+        self.min_interval_s = min_interval_s
+        self._saved_at, self._saved_step = float("-inf"), None
         self._previous_sigint = None
         self._stopping = False
         self._mid_validation = False
@@ -81,9 +88,13 @@ class Resumable(Callback):
         if self._mid_validation:
             rewind_validation(checkpoint)
 
+    def _save_last(self, trainer) -> None:
+        trainer.save_checkpoint(self.last_path, weights_only=False)
+        self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
+
     def on_train_start(self, trainer, pl_module):
         if self.save_last and trainer.ckpt_path is None:
-            trainer.save_checkpoint(self.last_path, weights_only=False)
+            self._save_last(trainer)
         if threading.current_thread() is threading.main_thread():
             self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
 
@@ -104,8 +115,10 @@ class Resumable(Callback):
             self._previous_sigint = None
 
     def on_train_epoch_end(self, trainer, pl_module):
-        if self.save_last:
-            trainer.save_checkpoint(self.last_path, weights_only=False)
+        # the last epoch end always saves (not on_train_end: weight averaging has put the
+        # average into the module by then, and the raw training weights would be lost)
+        if self.save_last and (_training_ends_now(trainer) or time.monotonic() - self._saved_at >= self.min_interval_s):
+            self._save_last(trainer)
 
     def on_train_end(self, trainer, pl_module):
         self._restore_sigint()
@@ -118,7 +131,37 @@ class Resumable(Callback):
             self._mid_validation = False
             log.warning("interrupted at step %d (epoch %d): saved %s; continue with: dlrun resume %s",
                         trainer.global_step, trainer.current_epoch, self.last_path, self.run_dir)
+        elif self.save_last and _keeps_weights(exception) and trainer.world_size == 1:
+            self._save_failed_run(trainer)
+
+    def _save_failed_run(self, trainer) -> None:
+        """A run that raised keeps the weights of its last completed step. (Under several
+        processes saving is collective and the other ranks may be gone: not attempted.)"""
+        self._mid_validation = trainer.validating
+        try:
+            self._save_last(trainer)
+            log.warning("failed at step %d: saved %s", trainer.global_step, self.last_path)
+        except Exception as error:  # the run's own error is the one to report
+            log.warning("failed at step %d; could not save %s: %s", trainer.global_step, self.last_path, error)
+        finally:
+            self._mid_validation = False
+
+
+def _training_ends_now(trainer) -> bool:
+    """At an epoch end: is this the last one (a stop request, the step or epoch budget)?"""
+    if trainer.should_stop:
+        return True
+    if trainer.max_steps is not None and trainer.max_steps >= 0 and trainer.global_step >= trainer.max_steps:
+        return True
+    return trainer.max_epochs is not None and trainer.max_epochs >= 0 and trainer.current_epoch + 1 >= trainer.max_epochs
+
+
+def _keeps_weights(exception) -> bool:
+    """Weights worth saving after this exception: not a divergence (the weights may be the
+    bad ones: last.ckpt stays the last good one) and not a second Ctrl+C (stop at once)."""
+    return not isinstance(exception, (Diverged, KeyboardInterrupt))
 
 
 def resumable_callback(cfg, run_dir):
-    return Resumable(run_dir, save_last=cfg.callbacks.checkpoint.save_last)
+    settings = cfg.callbacks.checkpoint
+    return Resumable(run_dir, save_last=settings.save_last, min_interval_s=settings.last_min_interval_s)
