@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -34,7 +35,8 @@ def print_config(config: dict, title: str = "config") -> None:
 
 
 def result_table(summary: dict) -> Table:
-    table = Table(title=f"dlrun: {summary['name']} [{summary['status']}]", show_header=True)
+    # escaped: rich would read "[completed]" as a style tag and drop it
+    table = Table(title=escape(f"dlrun: {summary['name']} [{summary['status']}]"), show_header=True)
     table.add_column("")
     table.add_column("value")
     for section in ("final", "test"):

@@ -55,6 +55,15 @@ def resolve_checkpoint(path, which: str) -> Path:
                           f"(looked for {', '.join(map(str, candidates))})")
 
 
+def load_reason(error: Exception) -> str:
+    """One line saying why torch.load refused a file."""
+    text = str(error).strip()
+    if "WeightsUnpickler error:" in text:  # torch's long weights_only message: keep its reason
+        return "holds objects that weights_only loading refuses: " + text.split("WeightsUnpickler error:", 1)[1].split(
+            "Check the documentation")[0].strip().replace("\n", " ")
+    return (text.splitlines() or [type(error).__name__])[0]
+
+
 def load_state_dict(path) -> dict:
     """{name: tensor} from a Lightning .ckpt (network prefix stripped), a {'state_dict': ...}
     file, or a plain state_dict file."""
@@ -64,8 +73,7 @@ def load_state_dict(path) -> dict:
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # corrupt, truncated, or pickled objects weights_only refuses
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"cannot read weights from {path}: {first_line} "
+        raise CheckpointError(f"cannot read weights from {path}: {load_reason(error)} "
                               "(expected a Lightning .ckpt or a torch.save'd state_dict)") from error
     lightning = isinstance(content, dict) and "pytorch-lightning_version" in content
     state = content.get("state_dict", content) if isinstance(content, dict) else content

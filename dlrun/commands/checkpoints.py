@@ -9,10 +9,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from dlrun.transfer import CheckpointError
+from dlrun.transfer import TASK_MODEL_PREFIX, CheckpointError, load_reason
 
 NAMED = ("best", "last")
-TASK_MODEL_PREFIX = "model."  # the TaskModule holds the network as `model`
 
 
 def checkpoint_file(run_dir, which: str) -> Path:
@@ -25,14 +24,6 @@ def checkpoint_file(run_dir, which: str) -> Path:
     return path
 
 
-def _reason(error: Exception) -> str:
-    text = str(error).strip()
-    if "WeightsUnpickler error:" in text:  # torch's long weights_only message: keep its reason
-        return "holds objects that weights_only loading refuses: " + text.split("WeightsUnpickler error:", 1)[1].split(
-            "Check the documentation")[0].strip().replace("\n", " ")
-    return (text.splitlines() or [type(error).__name__])[0]
-
-
 def read_checkpoint(path) -> dict:
     import torch
 
@@ -41,7 +32,7 @@ def read_checkpoint(path) -> dict:
     try:
         content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # corrupt members, or pickled objects
-        raise CheckpointError(f"{path}: corrupt or not a checkpoint ({_reason(error)})") from None
+        raise CheckpointError(f"{path}: corrupt or not a checkpoint ({load_reason(error)})") from None
     if not isinstance(content, dict) or not isinstance(content.get("state_dict"), dict):
         raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict in it)")
     return content
