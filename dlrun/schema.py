@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dlrun.callbacks.choices import AVERAGERS
-from dlrun.data.registry import DATASETS, data_kind
+from dlrun.data.registry import DATASETS, data_kind, data_problems
 from dlrun.distributed.strategies import STRATEGIES
 from dlrun.metrics import all_metric_names
 from dlrun.models.choices import ACTIVATIONS, NORMS
-from dlrun.models.registry import MODELS, incompatibility
+from dlrun.models.registry import MODELS, incompatibility, knob_problems
 from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
 from dlrun.registry import unknown_name_message
@@ -94,17 +94,49 @@ RULES: dict[str, Rule] = {
     "trainer.check_val_every_n_epoch": integer(1),
     "trainer.log_every_n_steps": integer(1),
     "trainer.progress_bar": BOOLEAN,
+    "trainer.profiler": Rule(lambda v: v in (None, "simple", "advanced", "pytorch"),
+                             "null (off), simple, advanced or pytorch"),
     "trainer.test_after_fit": BOOLEAN,
     "data.name": one_of(DATASETS),
     "data.batch_size": integer(1),
     "data.val_fraction": number(0, 1, low_open=True, high_open=True),
     "data.test_fraction": number(0, 1, high_open=True),
     "data.num_workers": integer(0),
+    "data.task": one_of(("classification", "regression", "sequence")),  # which of them a dataset poses: its entry
+    "data.n_samples": integer(1),
+    "data.noise": number(0),
+    "data.factor": number(0, 1, low_open=True, high_open=True),
+    "data.centers": integer(2),
+    "data.n_features": integer(1),
+    "data.length": integer(2),
+    "data.delay": integer(0),
+    "data.vocab": integer(1),
+    "data.seq_len": integer(1),
+    "data.path": Rule(lambda v: isinstance(v, str) and v != "", "a file path (data.path=FILE)"),
+    "data.target": Rule(lambda v: isinstance(v, str) and v != "", "a column name (data.target=COLUMN)"),
+    "data.features": Rule(lambda v: v is None or (isinstance(v, (list, tuple)) and all(isinstance(n, str) for n in v)),
+                          "null (every column but the target) or a list of column names"),
+    "data.root": Rule(lambda v: isinstance(v, str) and v != "", "a folder path"),
+    "data.in_memory": BOOLEAN,
+    "data.download": BOOLEAN,
+    "data.mirror": Rule(lambda v: v is None or (isinstance(v, str) and "://" in v), "null or a URL (https://host/folder/)"),
+    "data.checksums": Rule(lambda v: v is None or (isinstance(v, dict) and all(
+        isinstance(c, str) and c.partition(":")[0] in ("md5", "sha256") and c.partition(":")[2] for c in v.values())),
+        "null or {FILE: 'sha256:HEX' or 'md5:HEX'}"),
     "model.width": integer(1),
     "model.depth": integer(1),
     "model.activation": one_of(ACTIVATIONS),
     "model.norm": one_of(NORMS),
     "model.dropout": number(0, 1, high_open=True),
+    "model.convs_per_stage": integer(1),
+    "model.stages": integer(1),
+    "model.residual": BOOLEAN,
+    "model.bidirectional": BOOLEAN,
+    "model.heads": integer(1),
+    "model.mlp_ratio": number(0, low_open=True),
+    "model.positions": one_of(("learned", "sinusoidal")),
+    "model.patch_size": Rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or an integer >= 1"),
+    "model.kernel_size": integer(2),
     "optim.name": one_of(OPTIMIZERS),
     "optim.lr": number(0, low_open=True),
     "optim.weight_decay": number(0),
@@ -169,6 +201,7 @@ RULES: dict[str, Rule] = {
     "hardware.timeout_s": number(0, low_open=True),
     "callbacks.checkpoint.save_best": BOOLEAN,
     "callbacks.checkpoint.save_last": BOOLEAN,
+    "callbacks.checkpoint.last_min_interval_s": number(0),
     "callbacks.averaging.name": one_of(AVERAGERS),
     "callbacks.averaging.ema.decay": number(0, 1, low_open=True, high_open=True),
     "callbacks.averaging.ema.warmup": BOOLEAN,
@@ -186,6 +219,10 @@ RULES: dict[str, Rule] = {
     "callbacks.diagnostics.grad_norm": BOOLEAN,
     "callbacks.diagnostics.update_ratio": BOOLEAN,
     "callbacks.diagnostics.activations": BOOLEAN,
+    "logger.wandb.mode": Rule(lambda v: v in (None, "online", "offline", "disabled"),
+                              "null (WANDB_MODE, else online with credentials), online, offline or disabled"),
+    "logger.wandb.tags": Rule(lambda v: isinstance(v, (list, tuple)) and all(isinstance(t, str) and t for t in v),
+                              "a list of tag strings, e.g. [baseline, lr-study]"),
 }
 
 
@@ -211,6 +248,8 @@ def _name_problems(cfg: dict) -> list:
     problems = []
     if cfg["model"].get("name") not in MODELS and "_target_" not in cfg["model"]:
         problems.append(f"model.name: {unknown_name_message('model', cfg['model'].get('name'), MODELS)}")
+    else:
+        problems += knob_problems(cfg["model"])
     try:
         optimizer_arguments(cfg["optim"])
     except ValueError as error:
@@ -236,6 +275,7 @@ def validate(cfg) -> None:
         cfg = OmegaConf.to_container(without_hydra(cfg))
     problems = _rule_problems(cfg)
     if not problems:
-        problems = _name_problems(cfg) or _fit_problems(cfg)
+        # data problems (task choice, split sizes, files: headers only) before the model/data fit
+        problems = _name_problems(cfg) or data_problems(cfg["data"]) or _fit_problems(cfg)
     if problems:
         raise ConfigError(problems)

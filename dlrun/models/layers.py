@@ -1,4 +1,4 @@
-"""Shared building blocks: activation and normalisation tables, output heads."""
+"""Shared building blocks: activations and norms by name, token embedding, sequence pooling."""
 
 from __future__ import annotations
 
@@ -8,11 +8,28 @@ from torch import nn
 from dlrun.models.choices import ACTIVATIONS
 from dlrun.registry import load_object, lookup
 
+
+class FeatureBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over the last dimension of (N, ..., F) tensors: every position of every
+    sample is one observation (nn.BatchNorm1d alone wants the features second)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.reshape(-1, x.shape[-1])).view_as(x)  # (N*..., F) -> (N, ..., F)
+
+
 # name -> factory(num_features) for feature-last (N, ..., F) tensors
-NORMS_1D = {
+FEATURE_NORMS = {
     "none": lambda width: nn.Identity(),
-    "batch": nn.BatchNorm1d,
+    "batch": FeatureBatchNorm,
     "layer": nn.LayerNorm,
+}
+
+# name -> factory(channels) for channel-first images (N, C, H, W); "layer" normalises each
+# sample over (C, H, W), i.e. GroupNorm with one group
+IMAGE_NORMS = {
+    "none": lambda channels: nn.Identity(),
+    "batch": nn.BatchNorm2d,
+    "layer": lambda channels: nn.GroupNorm(1, channels),
 }
 
 
@@ -20,8 +37,12 @@ def activation(name: str) -> nn.Module:
     return load_object(lookup(ACTIVATIONS, "activation", name))()
 
 
-def norm_1d(name: str, width: int) -> nn.Module:
-    return lookup(NORMS_1D, "norm", name)(width)
+def feature_norm(name: str, width: int) -> nn.Module:
+    return lookup(FEATURE_NORMS, "norm", name)(width)
+
+
+def image_norm(name: str, channels: int) -> nn.Module:
+    return lookup(IMAGE_NORMS, "norm", name)(channels)
 
 
 class TokenEmbedding(nn.Module):
@@ -33,3 +54,9 @@ class TokenEmbedding(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.embed(tokens.long())
+
+
+def pool_sequence(x: torch.Tensor, causal: bool) -> torch.Tensor:
+    """(N, T, F) -> (N, F) for a per-sample output: a causal model's last position is the
+    one that has seen the whole sequence; otherwise the mean over positions."""
+    return x[:, -1] if causal else x.mean(1)

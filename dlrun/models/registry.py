@@ -20,13 +20,41 @@ class ModelEntry:
     tasks: frozenset = ALL_TASKS
 
 
+SEQUENCE_INPUTS = frozenset({"tokens", "image"})  # images read one row per step
+PER_SAMPLE_TASKS = frozenset({"classification", "regression"})
+
 MODELS: dict[str, ModelEntry] = {
     "mlp": ModelEntry("dlrun.models.mlp:build", frozenset({"vector", "image", "tokens"})),
+    "cnn": ModelEntry("dlrun.models.cnn:build", frozenset({"image"}), PER_SAMPLE_TASKS),
+    "resnet": ModelEntry("dlrun.models.resnet:build", frozenset({"image"}), PER_SAMPLE_TASKS),
+    "lstm": ModelEntry("dlrun.models.rnn:build", SEQUENCE_INPUTS),
+    "gru": ModelEntry("dlrun.models.rnn:build", SEQUENCE_INPUTS),
+    "rnn": ModelEntry("dlrun.models.rnn:build", SEQUENCE_INPUTS),
+    "transformer": ModelEntry("dlrun.models.transformer:build", frozenset({"vector", "image", "tokens"})),
+    "tcn": ModelEntry("dlrun.models.tcn:build", SEQUENCE_INPUTS),
+}
+
+# model name -> [(check(cfg_model), problem)]: knob combinations a single-key rule cannot see
+# (dlrun/schema.py applies the single-key rules)
+KNOB_CHECKS = {
+    "transformer": [(lambda m: m["width"] % m["heads"] == 0,
+                     "model.width={width} is not divisible by model.heads={heads}: "
+                     "each head gets width / heads features")],
+    "rnn": [(lambda m: m["activation"] in ("tanh", "relu"),
+             "model.activation={activation!r}: model=rnn (torch.nn.RNN) allows one of: tanh, relu")],
 }
 
 
 def model_entry(name: str) -> ModelEntry:
     return lookup(MODELS, "model", name)
+
+
+def knob_problems(cfg_model) -> list:
+    """Problems with combinations of a built-in model's knobs (empty for a user's model)."""
+    if "_target_" in cfg_model:
+        return []
+    return [problem.format(**cfg_model) for check, problem in KNOB_CHECKS.get(cfg_model["name"], [])
+            if not check(cfg_model)]
 
 
 def incompatibility(cfg_model, modality: str, task: str, data_name: str):

@@ -1,0 +1,79 @@
+"""Input stems for the sequence models (rnn family, transformer, tcn): every modality
+becomes a sequence of vectors (N, T, width).
+
+tokens: one embedded token per step; images: one row per step (RNN / TCN) or one patch per
+step (transformer); vectors: one feature per step ("feature tokens", transformer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from dlrun.models.layers import TokenEmbedding
+
+# the automatic patch size keeps a transformer's sequence at most this long (attention is T^2)
+MAX_AUTO_PATCHES = 64
+
+
+class ImageRows(nn.Module):
+    """(N, C, H, W) -> (N, H, width): row h, all channels, projected to width."""
+
+    def __init__(self, channels: int, image_width: int, width: int):
+        super().__init__()
+        self.project = nn.Linear(channels * image_width, width)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        rows = images.permute(0, 2, 1, 3).flatten(2)  # (N, H, C*W)
+        return self.project(rows)  # (N, H, width)
+
+
+class ImagePatches(nn.Module):
+    """(N, C, H, W) -> (N, H/p * W/p, width): non-overlapping p x p patches, linearly embedded."""
+
+    def __init__(self, channels: int, patch_size: int, width: int):
+        super().__init__()
+        self.project = nn.Conv2d(channels, width, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        grid = self.project(images)  # (N, width, H/p, W/p)
+        return grid.flatten(2).transpose(1, 2)  # (N, patches, width)
+
+
+class FeatureTokens(nn.Module):
+    """(N, F) -> (N, F, width): feature i becomes x_i * w_i + b_i, its own vector per feature."""
+
+    def __init__(self, features: int, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(features, width) / math.sqrt(width))
+        self.bias = nn.Parameter(torch.zeros(features, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(-1) * self.weight + self.bias  # (N, F, 1) * (F, width) -> (N, F, width)
+
+
+def auto_patch_size(height: int, width: int) -> int:
+    """The smallest patch size dividing both sides that gives at most MAX_AUTO_PATCHES patches."""
+    side = math.gcd(height, width)
+    for size in range(1, side + 1):
+        if side % size == 0 and (height // size) * (width // size) <= MAX_AUTO_PATCHES:
+            return size
+    return side
+
+
+def sequence_stem(spec, width: int, images: str = "rows", patch_size="auto"):
+    """(stem, T): a module mapping a batch of this data to (N, T, width), and T."""
+    if spec.modality == "tokens":
+        return TokenEmbedding(spec.vocab_size, width), spec.input_shape[0]
+    if spec.modality == "vector":
+        return FeatureTokens(spec.input_shape[0], width), spec.input_shape[0]
+    channels, height, image_width = spec.input_shape
+    if images == "rows":
+        return ImageRows(channels, image_width, width), height
+    size = auto_patch_size(height, image_width) if patch_size == "auto" else patch_size
+    if height % size or image_width % size:
+        raise ValueError(f"model.patch_size={size} does not divide the {height}x{image_width} images; "
+                         f"use a divisor of both sides or 'auto'")
+    return ImagePatches(channels, size, width), (height // size) * (image_width // size)
