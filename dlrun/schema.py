@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dlrun.callbacks.choices import AVERAGERS
-from dlrun.data.registry import DATASETS, data_kind, data_problems
+from dlrun.data.registry import DATASETS, data_entry, data_kind, data_problems
 from dlrun.distributed.strategies import STRATEGIES
 from dlrun.metrics import all_metric_names
 from dlrun.models.choices import ACTIVATIONS, NORMS
@@ -262,6 +262,10 @@ def _fit_problems(cfg: dict) -> list:
         return []  # already reported by name
     modality, task = data_kind(cfg["data"])
     problem = incompatibility(cfg["model"], modality, task, cfg["data"]["name"])
+    if problem is None and data_entry(cfg["data"]["name"]).causal and cfg["model"].get("bidirectional"):
+        problem = (f"model.bidirectional=true: model={cfg['model']['name']} reading right to left on "
+                   f"data={cfg['data']['name']} (next-token prediction) would see the tokens it must predict; "
+                   "use model.bidirectional=false")
     return [problem] if problem else []
 
 

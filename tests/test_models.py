@@ -262,6 +262,13 @@ def test_bad_model_knobs_are_rejected_before_anything_is_built(overrides, messag
         validate(compose(overrides))
 
 
+def test_bidirectional_model_on_causal_data_is_refused_at_validation(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("abcdefgh " * 40)
+    with pytest.raises(ConfigError, match=r"model\.bidirectional=true: model=lstm .* data=text .* must predict"):
+        validate(compose(["model=lstm", "model.bidirectional=true", "data=text", f"data.path={text}", "data.seq_len=16"]))
+
+
 def test_incompatibility_names_model_data_and_what_the_model_accepts():
     cfg = compose(["model=cnn"]).model
     message = incompatibility(cfg, "tokens", "sequence", "reverse")

@@ -21,6 +21,8 @@ class DataEntry:
     tasks: tuple
     # "module:function"; function(cfg_data) -> list of problems. Runs at validation: stdlib only.
     check: Optional[str] = None
+    # next-token data: a model must not read ahead (validation refuses bidirectional models)
+    causal: bool = False
 
     def kind(self, cfg_data: Mapping) -> tuple:
         return self.modality, cfg_data.get("task") or self.tasks[0]
@@ -42,7 +44,7 @@ DATASETS: dict[str, DataEntry] = {
     "parity": _generated("dlrun.data.sequences:load", "tokens", "classification", "sequence"),
     "adding": _generated("dlrun.data.sequences:load", "tokens", "regression", "classification"),
     "brackets": _generated("dlrun.data.sequences:load", "tokens", "classification"),
-    "text": DataEntry("dlrun.data.text:load", "tokens", ("sequence",), "dlrun.data.checks:text"),
+    "text": DataEntry("dlrun.data.text:load", "tokens", ("sequence",), "dlrun.data.checks:text", causal=True),
     "table": DataEntry("dlrun.data.table:load", "vector", ("classification", "regression"), "dlrun.data.checks:table"),
     "mnist": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:idx_images"),
     "fashion_mnist": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:idx_images"),
