@@ -21,6 +21,11 @@ TINY = ["trainer.max_epochs=2", "trainer.log_every_n_steps=2", "trainer.limit_tr
 def pytest_configure(config):
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
+    # in-process training on one thread: tiny models on a loaded 2-core machine run many
+    # times faster without intra-op threads fighting over the cores
+    import torch
+
+    torch.set_num_threads(1)
 
 
 class CliResult:
