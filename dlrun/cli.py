@@ -18,6 +18,8 @@ USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra ov
                                        test a run's checkpoint (data=... for other data of the same spec)
        dlrun summary SWEEP_DIR         a sweep's trials sorted by the objective, plots, the best trial's command
        dlrun refine SWEEP_DIR [top=K]  a narrower search space around the best trials, as a command
+       dlrun report SWEEP_DIR... [out=DIR]
+                                       a study's overlaid curves, table and Markdown page (SWEEP_DIR/report/)
        dlrun --help                    Hydra's help: groups, the config, its flags
 """
 
@@ -111,8 +113,14 @@ def cmd_refine(args) -> int:
     return refine_main(args)
 
 
+def cmd_report(args) -> int:
+    from dlrun.report.command import report_main
+
+    return report_main(args)
+
+
 SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate, "resume": cmd_resume, "eval": cmd_eval,
-               "summary": cmd_summary, "refine": cmd_refine}
+               "summary": cmd_summary, "refine": cmd_refine, "report": cmd_report}
 
 
 def run_hydra(args) -> int:

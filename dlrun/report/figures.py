@@ -1,0 +1,184 @@
+"""A study's figures (Agg, files only): every run's curves overlaid, a per-layer profile of
+one diagnostic at the start of training, a field against one swept key, and the best value
+so far of each sweep when several are compared."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from dlrun.plots import LOG_SCALE_KINDS
+from dlrun.report.runs import format_value, run_label
+from dlrun.report.settings import config_value, field_value
+from dlrun.sweeps.plots import axis_scale, numeric_values
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colors(count: int) -> list:
+    plt = _pyplot()
+    palette = plt.get_cmap("tab10" if count <= 10 else "tab20")
+    return [palette(index % palette.N) for index in range(count)]
+
+
+def _save(figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    _pyplot().close(figure)
+    return path
+
+
+def _natural(name: str) -> list:
+    """body.10 after body.2: numbers compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _legend_of_all(axes) -> None:
+    """One legend, right of the last panel, for the lines of every panel (a run that
+    stopped early may be missing from some)."""
+    found = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    axes[-1].legend(list(found.values()), list(found), fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+
+
+def plot_curves(runs, metrics, path: Path):
+    """One panel per metric, one line per run; None when no run has any of them. Losses
+    and log-scale diagnostics spanning decades get a log axis."""
+    metrics = [metric for metric in metrics if any(run.history.series(metric) for run in runs)]
+    if not metrics:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        values = []
+        for run, color in zip(runs, _colors(len(runs))):
+            points = run.history.series(metric)
+            if points:
+                steps, ys = zip(*points)
+                values += ys
+                axis.plot(steps, ys, color=color, label=run.label, marker="o" if metric.startswith("val/") else None,
+                          markersize=3, linewidth=1.3)
+        if "loss" in metric or metric.split("/")[0] in LOG_SCALE_KINDS:
+            axis.set_yscale(axis_scale(None, values))
+        axis.set(xlabel="step", ylabel=metric, title=metric)
+        axis.grid(alpha=0.3)
+    _legend_of_all(list(axes[0]))
+    return _save(figure, path)
+
+
+def first_sampled(history, kind: str) -> tuple:
+    """(step, {layer: value}) of a diagnostic kind at the first step it was sampled."""
+    names = sorted((name for name in history.metric_names() if name.startswith(kind + "/")), key=_natural)
+    series = {name.split("/", 1)[1]: history.series(name) for name in names}
+    series = {layer: points for layer, points in series.items() if points}
+    if not series:
+        return None, {}
+    step = min(points[0][0] for points in series.values())
+    return step, {layer: dict(points)[step] for layer, points in series.items() if step in dict(points)}
+
+
+def plot_layer_profile(runs, kind: str, path: Path):
+    """`kind` (act_std, grad_norm, ...) per layer, in network order, at the first sampled step."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    drawn, values = False, []
+    for run, color in zip(runs, _colors(len(runs))):
+        _, layers = first_sampled(run.history, kind)
+        if layers:
+            drawn = True
+            values += list(layers.values())
+            axis.plot(range(1, len(layers) + 1), list(layers.values()), color=color, marker="o", markersize=3,
+                      label=run.label)
+    if not drawn:
+        plt.close(figure)
+        return None
+    if kind.split("/")[0] in LOG_SCALE_KINDS and all(value > 0 for value in values):
+        axis.set_yscale("log")
+    axis.set(xlabel="layer (input to output)", ylabel=kind, title=f"{kind} per layer at the first sampled step")
+    axis.grid(alpha=0.3)
+    _legend_of_all([axis])
+    return _save(figure, path)
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def x_value(run, key: str):
+    """A run's value of `key`: its swept parameter, else the resolved config's."""
+    return run.params[key] if key in run.params else config_value(run.summary.get("config") or {}, key)
+
+
+def _series(runs, key: str, by) -> dict:
+    """{line label: [run]}: one line per sweep and combination of the `by` keys' values
+    (None: every swept parameter but `key`)."""
+    multi = len({run.sweep for run in runs}) > 1
+    lines: dict = {}
+    for run in runs:
+        keys = [name for name in run.params if name != key] if by is None else by
+        values = {name: x_value(run, name) for name in keys}
+        label = run_label(values, run.sweep if multi else None) or "all runs"
+        lines.setdefault(label, []).append(run)
+    return lines
+
+
+def plot_versus(runs, key: str, fields, path: Path, by=None):
+    """Each field against `key`, one line per combination of the other swept parameters (or
+    of `by`); a line that has several points at one x is drawn as points only."""
+    xs = [x_value(run, key) for run in runs]
+    if not fields or all(x is None for x in xs):
+        return None
+    numeric = numeric_values([x for x in xs if x is not None])
+    order = sorted({format_value(x) for x in xs if x is not None}) if not numeric else None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(fields), figsize=(5.2 * len(fields), 4.2), squeeze=False)
+    lines = _series(runs, key, by)
+    for axis, name in zip(axes[0], fields):
+        for (label, members), color in zip(lines.items(), _colors(len(lines))):
+            points = [(x_value(run, key), field_value(run.summary, run.history, name)) for run in members]
+            points = sorted((x if numeric else order.index(format_value(x)), y) for x, y in points
+                            if x is not None and _finite_number(y))
+            if points:
+                repeated = len({x for x, _ in points}) < len(points)
+                axis.plot(*zip(*points), color=color, marker="o", linestyle="none" if repeated else "-", label=label)
+        if numeric:
+            axis.set_xscale(axis_scale(None, [x for x in xs if x is not None]))
+        else:
+            axis.set_xticks(range(len(order)), order)
+        axis.set(xlabel=key, ylabel=name, title=f"{name} vs {key}")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_best_so_far(sweeps, path: Path):
+    """Each sweep's best objective so far against its trial count: which search finds more."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    for sweep, color in zip(sweeps, _colors(len(sweeps))):
+        pick = max if sweep.direction == "maximize" else min
+        best, points = None, []
+        for count, run in enumerate(sweep.runs, start=1):
+            value = field_value(run.summary, run.history, "objective") if run.status == "completed" else None
+            if value is not None:
+                best = value if best is None else pick(best, value)
+            if best is not None:
+                points.append((count, best))
+        if points:
+            axis.step(*zip(*points), where="post", color=color, label=sweep.name, marker="o", markersize=3)
+    objective = sweeps[0].record.get("objective", "objective")
+    axis.set(xlabel="trials run", ylabel=f"best {objective}", title=f"best {objective} so far")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return _save(figure, path)

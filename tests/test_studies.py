@@ -1,0 +1,165 @@
+"""Studies (conf/experiment/*.yaml) run through the real `dlrun -m` and the real report:
+reduced versions of init_depth and residual_depth must still show their claims, and
+`dlrun report` must write figures and a Markdown table that holds the runs' own numbers."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import read_json, run_cli
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+QUIET = ["trainer.progress_bar=false", "logger=csv"]
+# init_depth, reduced: relu only, 6 layers, 3 epochs, normal(0.01) against kaiming.
+INIT_DEPTH = ["-m", "+experiment=init_depth", "model.activation=relu", "init=normal,kaiming", "model.depth=6",
+              "model.width=32", "trainer.max_epochs=3", *QUIET]
+# residual_depth, reduced: the deepest point only (4 blocks per stage: 17 conv layers), with and without skips.
+RESIDUAL_DEPTH = ["-m", "+experiment=residual_depth", "model.depth=4", "model.residual=true,false",
+                  "trainer.max_epochs=3", *QUIET]
+CHANCE = 0.1  # ten digit classes
+
+
+def _sweep(tmp_path_factory, name: str, args) -> Path:
+    root = tmp_path_factory.mktemp(name)
+    folder = root / name  # the report names a sweep after its folder
+    result = run_cli([*args, f"hydra.sweep.dir={folder}"], cwd=root)
+    assert result.returncode == 0, result.output[-3000:]
+    return folder
+
+
+def _summaries(folder: Path) -> dict:
+    """{trial number: summary.json} of a sweep folder."""
+    return {int(path.parent.name): read_json(path) for path in folder.glob("*/summary.json")}
+
+
+def _markdown_rows(page: Path, heading: str = "## Runs") -> list:
+    """The first Markdown table after `heading`, as [{column: text}]."""
+    lines = page.read_text().split(heading, 1)[1].strip().splitlines()
+    end = next((index for index, line in enumerate(lines) if not line.startswith("|")), len(lines))
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[:end]]
+    header = cells[0]
+    return [dict(zip(header, row)) for row in cells[2:]]
+
+
+def _png(path: Path) -> None:
+    assert path.is_file() and path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5000, path
+
+
+@pytest.fixture(scope="module")
+def init_depth(tmp_path_factory) -> Path:
+    return _sweep(tmp_path_factory, "init_depth", INIT_DEPTH)
+
+
+@pytest.fixture(scope="module")
+def residual_depth(tmp_path_factory) -> Path:
+    return _sweep(tmp_path_factory, "residual_depth", RESIDUAL_DEPTH)
+
+
+def _by_init(summaries: dict) -> dict:
+    return {summary["config"]["init"]["name"]: summary for summary in summaries.values()}
+
+
+@pytest.mark.slow
+def test_init_depth_small_normal_init_stalls_while_kaiming_learns(init_depth):
+    runs = _by_init(_summaries(init_depth))
+    assert set(runs) == {"normal", "kaiming"}
+    assert all(run["status"] == "completed" for run in runs.values())
+    assert runs["normal"]["test"]["test/acc"] < CHANCE + 0.1  # stalled at chance
+    assert runs["kaiming"]["test"]["test/acc"] > 0.6
+    assert runs["normal"]["final"]["train/loss"] > math.log(10) - 0.1  # still the loss of a uniform guess
+
+
+@pytest.mark.slow
+def test_init_depth_report_is_written_at_the_end_of_the_sweep(init_depth):
+    """The experiment's Hydra callback wrote the report; its activation column shows the
+    signal vanishing under normal(0.01) (last layer's std orders of magnitude below the first)."""
+    page = init_depth / "report" / "report.md"
+    for name in ("curves.png", "layers.png"):
+        _png(init_depth / "report" / name)
+    rows = {row["init"]: row for row in _markdown_rows(page)}
+    first, last = (float(text) for text in rows["normal"]["act_std first / last layer at start"].split(" / "))
+    assert last < first * 1e-4
+    first, last = (float(text) for text in rows["kaiming"]["act_std first / last layer at start"].split(" / "))
+    assert last > first * 0.2
+
+
+@pytest.mark.slow
+def test_report_table_holds_the_runs_values(init_depth, tmp_path):
+    out = tmp_path / "report"
+    result = run_cli(["report", str(init_depth), f"out={out}"], cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    assert str(out / "report.md") in result.output
+    summaries = _summaries(init_depth)
+    rows = _markdown_rows(out / "report.md")
+    assert len(rows) == len(summaries) == 2
+    assert "model.activation" not in rows[0]  # fixed on the command line, not swept: no column
+    for row in rows:
+        summary = summaries[int(row["trial"])]
+        assert row["init"] == summary["config"]["init"]["name"]
+        assert row["status"] == summary["status"]
+        assert float(row["test.test/acc"]) == pytest.approx(summary["test"]["test/acc"], rel=1e-3)
+    page = (out / "report.md").read_text()
+    command = re.search(r"^- `(dlrun -m [^`]+)`", page, flags=re.M).group(1).split()
+    assert "**Claim.**" in page and {"+experiment=init_depth", "init=normal,kaiming", "model.depth=6"} <= set(command)
+    for image in re.findall(r"!\[[^]]*\]\(([^)]+)\)", page):
+        _png(out / image)
+
+
+@pytest.mark.slow
+def test_residual_depth_small_plain_net_trains_worse_than_residual(residual_depth):
+    runs = {summary["config"]["model"]["residual"]: summary for summary in _summaries(residual_depth).values()}
+    assert set(runs) == {True, False} and all(run["status"] == "completed" for run in runs.values())
+    assert runs[True]["config"]["model"]["depth"] == runs[False]["config"]["model"]["depth"] == 4
+    rows = {row["model.residual"]: row for row in _markdown_rows(residual_depth / "report" / "report.md")}
+    plain, residual = float(rows["false"]["tail.train/loss"]), float(rows["true"]["tail.train/loss"])
+    assert residual < plain * 0.7, (residual, plain)
+
+
+@pytest.mark.slow
+def test_report_of_two_sweeps_names_each_sweeps_best(init_depth, residual_depth, tmp_path):
+    out = tmp_path / "both"
+    result = run_cli(["report", str(init_depth), str(residual_depth), f"out={out}"], cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    _png(out / "best_so_far.png")
+    rows = _markdown_rows(out / "report.md", "## Best per sweep")
+    best = {row["sweep"]: float(row["best objective"]) for row in rows}
+    for folder in (init_depth, residual_depth):
+        values = [summary["objective"]["value"] for summary in _summaries(folder).values()]
+        assert best[folder.name] == pytest.approx(min(values), rel=1e-3)  # val/loss: lower is better
+
+
+def test_report_refuses_a_folder_that_is_no_sweep(tmp_path):
+    result = run_cli(["report", str(tmp_path)], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "dlrun report:" in result.stderr and "study.journal" in result.stderr and str(tmp_path) in result.stderr
+
+
+def test_report_without_a_folder_prints_its_usage(tmp_path):
+    result = run_cli(["report", "out=x"], cwd=tmp_path)
+    assert result.returncode == 2 and "usage: dlrun report SWEEP_DIR" in result.stderr
+
+
+def test_every_experiment_starts_with_its_package_and_a_claim_with_its_command():
+    from dlrun.paths import config_dir
+
+    experiments = sorted((config_dir() / "experiment").glob("*.yaml"))
+    assert len(experiments) >= 5
+    for path in experiments:
+        first, second = path.read_text().splitlines()[:2]
+        assert first == "# @package _global_", path
+        assert second.startswith("# Claim:") and f"dlrun -m +experiment={path.stem}" in second, path
+
+
+@pytest.mark.parametrize("block, named", [({"tabel": ["test.test/acc"]}, "study.tabel: unknown key"),
+                                          ({"table": ["test/acc"]}, "study field 'test/acc'"),
+                                          ({"x": "optim.lr", "versus": ["accuracy"]}, "study field 'accuracy'")])
+def test_a_bad_study_block_is_named_with_what_is_allowed(block, named):
+    from dlrun.report.settings import ReportError, study_settings
+
+    with pytest.raises(ReportError) as error:
+        study_settings(block, {"train/loss"})
+    assert named in str(error.value) and ("keys of study" in str(error.value) or "SECTION" in str(error.value))
