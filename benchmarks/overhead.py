@@ -27,8 +27,8 @@ CLOCK = time.perf_counter
 CASES = {
     "a: mlp on digits": ["model=mlp", "data=digits"],
     "b: cnn on digits": ["model=cnn", "data=digits"],
-    "c: transformer on reverse": ["model=transformer", "data=reverse", "model.width=256", "model.depth=4",
-                                  "data.length=64", "data.batch_size=64"],
+    "c: transformer on reverse": ["model=transformer", "data=reverse", "model.width=128", "model.depth=2",
+                                  "data.length=32", "data.batch_size=32"],
 }
 
 

@@ -199,6 +199,7 @@ RULES: dict[str, Rule] = {
     "hardware.compile": BOOLEAN,
     "hardware.matmul_precision": one_of(("highest", "high", "medium")),
     "hardware.timeout_s": number(0, low_open=True),
+    "hardware.threads": Rule(lambda v: v is None or (_is_int(v) and v >= 1), "null (torch's default) or an integer >= 1"),
     "callbacks.checkpoint.save_best": BOOLEAN,
     "callbacks.checkpoint.save_last": BOOLEAN,
     "callbacks.checkpoint.last_min_interval_s": number(0),

@@ -148,6 +148,8 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
     hardware, knobs = cfg.hardware, cfg.trainer
     route_lightning_logs()
     torch.set_float32_matmul_precision(hardware.matmul_precision)
+    if hardware.get("threads"):
+        torch.set_num_threads(hardware.threads)
     return L.Trainer(
         accelerator=hardware.accelerator,
         devices=hardware.devices,

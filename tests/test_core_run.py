@@ -63,3 +63,14 @@ def test_failed_run_writes_summary_with_error_and_exits_nonzero(cli, tmp_path):
     assert summary["global_step"] == 3
     assert summary["wall_time_s"] > 0
     assert "deliberate failure" in result.output
+
+
+def test_hardware_threads_sets_torch_threads_for_the_run(tmp_path):
+    import torch
+
+    try:
+        summary = dlrun.run([*TINY, "trainer.max_epochs=1", "hardware.threads=2"], run_dir=tmp_path)
+        assert summary["status"] == "completed" and summary["config"]["hardware"]["threads"] == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
