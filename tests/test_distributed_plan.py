@@ -134,7 +134,8 @@ def _data_module(rank: int, size: int = 101):
     module = DataModule(compose(["data.batch_size=64"]).data, seed=0)
     dataset = torch.utils.data.TensorDataset(torch.arange(size).float()[:, None], torch.arange(size))
     module.splits = Splits(spec=None, train=dataset, val=dataset, test=dataset)
-    module.trainer = SimpleNamespace(world_size=2, global_rank=rank, current_epoch=0)
+    module.trainer = SimpleNamespace(world_size=2, global_rank=rank, current_epoch=0,
+                                     strategy=SimpleNamespace(root_device=torch.device("cpu")))
     return module
 
 
