@@ -11,12 +11,11 @@ own files (summary, metrics.csv, checkpoints) are left as they are.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 from dlrun.commands.checkpoints import check_fits, checkpoint_file, read_checkpoint
-from dlrun.commands.run_folder import UsageError, load_run_config, logging_to, split_arguments
+from dlrun.commands.run_folder import UsageError, refuse, load_run_config, logging_to, split_arguments
 from dlrun.schema import ConfigError
 from dlrun.summary import read_summary
 from dlrun.transfer import CheckpointError
@@ -95,15 +94,8 @@ def main(args) -> int:
         path = checkpoint_file(run_dir, which)
         with logging_to(run_dir):
             metrics = evaluate(cfg, run_dir, path)
-    except UsageError as error:
-        print(f"dlrun eval: {error}", file=sys.stderr)
-        return 2
-    except ConfigError as error:
-        print("dlrun eval: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-        return 2
-    except CheckpointError as error:
-        print(f"dlrun eval: {error}", file=sys.stderr)
-        return 2
+    except (UsageError, ConfigError, CheckpointError) as error:
+        return refuse("eval", error)
     label = which if which in ("best", "last") else Path(which).stem
     _print_table(metrics, f"eval: {path.name} on {cfg.data.name}")
     print(f"results: {write_results(run_dir, label, cfg, path, overrides, metrics)}")

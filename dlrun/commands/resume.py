@@ -10,11 +10,10 @@ config or checkpoint, 1 when the resumed run does not complete.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from dlrun.commands.checkpoints import checkpoint_file, check_fits, read_checkpoint, require_training_state
-from dlrun.commands.run_folder import UsageError, load_run_config, logging_to, save_config, split_arguments
+from dlrun.commands.run_folder import UsageError, refuse, load_run_config, logging_to, save_config, split_arguments
 from dlrun.schema import ConfigError
 from dlrun.summary import read_summary
 from dlrun.transfer import CheckpointError
@@ -68,15 +67,8 @@ def main(args) -> int:
         cfg = load_run_config(run_dir, overrides)
         _single_process(cfg)
         checkpoint = resume_checkpoint(run_dir, cfg)
-    except UsageError as error:
-        print(f"dlrun resume: {error}", file=sys.stderr)
-        return 2
-    except ConfigError as error:
-        print("dlrun resume: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-        return 2
-    except CheckpointError as error:
-        print(f"dlrun resume: {error}", file=sys.stderr)
-        return 2
+    except (UsageError, ConfigError, CheckpointError) as error:
+        return refuse("resume", error)
     from omegaconf import OmegaConf
 
     from dlrun.console import print_config, print_result

@@ -123,3 +123,13 @@ def logging_to(run_dir):
             root.removeHandler(handler)
             handler.close()
         root.setLevel(level)
+
+
+def refuse(command: str, error: Exception) -> int:
+    """A bad request to a run-folder subcommand (usage, config or checkpoint): one message
+    in the same form from every subcommand, exit code 2, nothing run."""
+    if isinstance(error, ConfigError):
+        print(f"dlrun {command}: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
+    else:
+        print(f"dlrun {command}: {error}", file=sys.stderr)
+    return 2
