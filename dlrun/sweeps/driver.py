@@ -75,7 +75,8 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch):
     study.set_user_attr(studies.SWEEP_RECORD, _record(request, space, settings))
     abandoned = close_abandoned(study)
     earlier = len(counted_trials(study))
-    total = f"{plan.n_trials} trials" if plan.n_trials is not None else f"{len(space.grid())} trials (every combination)"
+    total = (f"{plan.n_trials} trials" if plan.n_trials is not None
+             else f"{len(space.grid())} trials (every combination)")
     log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time", request.sweep_dir, total,
              f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
              settings.pruner, settings.direction, request.objective, plan.n_jobs)

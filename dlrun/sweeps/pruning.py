@@ -25,7 +25,8 @@ class Pruned(RuntimeError):
 class SweepPruning(Callback):
     def __init__(self, trial, monitor: str, pruner: str):
         self.trial, self.monitor, self.pruner = trial, monitor, pruner
-        self.rounds = 0  # validation rounds so far: the step the pruner compares trials at
+        self.rounds = 0  # validation rounds so far; round k is step k - 1 (Optuna counts steps from 0,
+        # so the median pruner's n_warmup_steps=1 spares exactly the first round)
 
     def on_validation_end(self, trainer, pl_module):
         if trainer.sanity_checking:
@@ -35,7 +36,7 @@ class SweepPruning(Callback):
         value = float(value) if value is not None else math.nan
         prune = False
         if trainer.is_global_zero and math.isfinite(value):  # one process speaks to the study
-            self.trial.report(value, step=self.rounds)
+            self.trial.report(value, step=self.rounds - 1)
             prune = self.trial.should_prune()
         prune = trainer.strategy.broadcast(prune, src=0)  # every rank stops together
         if prune:

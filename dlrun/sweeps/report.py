@@ -50,7 +50,8 @@ def _row(frozen) -> TrialRow:
     if wall is None and frozen.datetime_start and frozen.datetime_complete:
         wall = (frozen.datetime_complete - frozen.datetime_start).total_seconds()
     return TrialRow(frozen.number, attrs.get("status") or STATE_STATUS[frozen.state.name], frozen.value,
-                    dict(frozen.params), wall, attrs.get("run_dir"), attrs.get("error"), list(attrs.get("overrides", [])))
+                    dict(frozen.params), wall, attrs.get("run_dir"), attrs.get("error"),
+                    list(attrs.get("overrides", [])))
 
 
 def trial_rows(study) -> list:
@@ -97,11 +98,11 @@ def write_csv(rows, path: Path, objective: str) -> Path:
     return path
 
 
-def sweep_table(rows, objective: str, title: str):
+def sweep_table(rows, objective: str):
     from rich.table import Table
 
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(show_header=True, header_style="bold")
     for column in ("trial", "status", objective, *keys, "wall time", "note"):
         table.add_column(column)
     styles = {"completed": "green", "pruned": "yellow", "failed": "red", "diverged": "red", "interrupted": "red"}
@@ -133,7 +134,11 @@ def _counts(rows) -> str:
 
 def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -> None:
     objective = record.get("objective", "objective")
-    console.print(sweep_table(report.rows, objective, f"sweep {sweep_dir}: {len(report.rows)} trials ({_counts(report.rows)})"))
+    # the heading is printed on its own: as a table title it would wrap to the table's width
+    count = len(report.rows)
+    heading = f"sweep {sweep_dir}: {count} trial{'' if count == 1 else 's'} ({_counts(report.rows)})"
+    console.print(heading, highlight=False, soft_wrap=True)
+    console.print(sweep_table(report.rows, objective))
     if report.best is not None:
         console.print(f"best: trial {report.best.number}, {objective}={report.best.value:.6g}; reproduce it with:",
                       highlight=False)

@@ -3,6 +3,10 @@ sweeper's YAML (hydra.sweeper.samplers.NAME / hydra.sweeper.pruners.NAME)."""
 
 from __future__ import annotations
 
+import warnings
+
+from optuna.exceptions import ExperimentalWarning
+
 from dlrun.registry import load_object, lookup
 
 # grid: the sweeper enqueues every combination in order, so the sampler never draws.
@@ -29,7 +33,9 @@ def build_sampler(name: str, knobs: dict, seed, trials_so_far: int = 0):
     cls = load_object(lookup(SAMPLERS, "sampler (hydra.sweeper.sampler)", name))
     if seed is not None and name in RESEEDED_ON_RESUME:
         seed = seed + trials_so_far
-    return cls(seed=seed, **QUIET.get(name, {}), **dict(knobs or {}))
+    with warnings.catch_warnings():  # QMCSampler is "experimental" since Optuna 3.0: said on every sweep
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return cls(seed=seed, **QUIET.get(name, {}), **dict(knobs or {}))
 
 
 def build_pruner(name: str, knobs: dict):

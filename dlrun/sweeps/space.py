@@ -13,6 +13,7 @@ A space made only of discrete parameters can be enumerated (a grid); an interval
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -32,6 +33,18 @@ class Param:
     text: str  # the value as typed: tag(log, interval(1e-5, 1e-1))
     distribution: BaseDistribution
     discrete: bool  # from a comma list, choice() or range(): a grid can enumerate it
+
+    def representative(self):
+        """One value of the parameter to check the sweep's config with before any trial: the
+        first option, or the middle of an interval (geometric middle on a log scale)."""
+        distribution = self.distribution
+        if isinstance(distribution, CategoricalDistribution):
+            return distribution.choices[0]
+        low, high = distribution.low, distribution.high
+        middle = math.sqrt(low * high) if distribution.log else (low + high) / 2
+        if isinstance(distribution, IntDistribution):
+            return low + round((middle - low) / distribution.step) * distribution.step
+        return middle
 
     def grid_values(self) -> list:
         if isinstance(self.distribution, CategoricalDistribution):
@@ -56,6 +69,9 @@ class SearchSpace:
         keys = list(self.params)
         values = [self.params[key].grid_values() for key in keys]
         return [dict(zip(keys, combination)) for combination in itertools.product(*values)]
+
+    def probe(self) -> dict:
+        return {key: param.representative() for key, param in self.params.items()}
 
     def overrides(self, params: Mapping) -> list:
         """A trial's overrides: the fixed ones, then its parameters."""
@@ -136,10 +152,12 @@ def parse_space(arguments: Sequence[str], configured: Mapping[str, str] = None, 
     from hydra.errors import HydraException
 
     lines = [f"{key}={value}" for key, value in (configured or {}).items()] + list(arguments)
-    try:
-        parsed = OverridesParser.create(config_loader=config_loader).parse_overrides(lines)
-    except HydraException as error:
-        raise SearchSpaceError(str(error).strip().splitlines()[0]) from None
+    parser, parsed = OverridesParser.create(config_loader=config_loader), []
+    for line in lines:  # one at a time, so that an error names its override
+        try:
+            parsed += parser.parse_overrides([line])
+        except HydraException as error:
+            raise SearchSpaceError(f"{line}: {str(error).strip().splitlines()[0]}") from None
     latest = {override.key_or_group: override for override in parsed}  # later wins
     params, fixed = {}, []
     for override in latest.values():

@@ -5,6 +5,9 @@ dlrun.sweeps.driver's. Settings: conf/hydra/sweeper/dlrun.yaml."""
 
 from __future__ import annotations
 
+import difflib
+import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, List
@@ -64,19 +67,38 @@ class DlrunSweeper(Sweeper):
             launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
             hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader)
         try:
-            planned = plan_sweep(request)  # bad settings or search space: stop before any folder exists
-            self.sweep_dir.mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's own sweeper leaves it
+            planned = plan_sweep(request)
+            self._check_probe(planned.space)
+        except (SweepSettingsError, SearchSpaceError) as error:
+            # bad input: stop before any folder exists, with the CLI's exit status for config errors
+            # (Hydra's error reporting catches Exception, not SystemExit)
+            print(f"dlrun sweep: {error}", file=sys.stderr)
+            sys.exit(2)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's own sweeper leaves it
+        try:
             return run_sweep(request, planned, self.launch_trials)
-        except (SweepSettingsError, SearchSpaceError, SweepAborted) as error:
+        except SweepAborted as error:
             raise SweepError(f"dlrun sweep: {error}") from None
+
+    def _check_probe(self, space) -> None:
+        """One point of the space (first options, middles of intervals) must make a valid
+        config: a misspelt key or a bad fixed value fails here, not once per trial."""
+        from dlrun.sweeps.settings import SweepSettingsError
+
+        overrides = space.overrides(space.probe())
+        problem = self._config_problem(overrides)
+        if problem:
+            point = " ".join(overrides[len(space.fixed):])
+            raise SweepSettingsError(f"{problem}" + (f"\n  (checked with the search space's point {point})"
+                                                     if point else ""))
 
     def _config_problem(self, overrides):
         """Why this trial's config must not run (composition or validation), else None."""
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
-        from dlrun.compose import without_hydra
+        from dlrun.compose import explain_composition_error, without_hydra
         from dlrun.schema import ConfigError, validate
 
         try:
@@ -84,8 +106,25 @@ class DlrunSweeper(Sweeper):
         except ConfigError as error:
             return "config error: " + "; ".join(error.problems)
         except (HydraException, OmegaConfBaseException) as error:
-            return "config error: " + str(error).strip().splitlines()[0]
+            unknown = re.search(r"Could not override '([^']+)'", str(error))
+            if unknown:  # explain_composition_error would compose again: not possible inside Hydra's app
+                return "config error: " + self._unknown_key(unknown.group(1), overrides)
+            return "config error: " + explain_composition_error(error, list(overrides))
         return None
+
+    def _unknown_key(self, key: str, overrides) -> str:
+        """`key=value: unknown key; keys of GROUP: ... (did you mean ...?)`, from the composed config."""
+        from omegaconf import OmegaConf
+
+        value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), "?")
+        group = key.rsplit(".", 1)[0] if "." in key else ""
+        node = OmegaConf.select(self.config, group) if group else None
+        known = sorted(node.keys()) if OmegaConf.is_dict(node) else []
+        allowed = f"; keys of {group}: {', '.join(known)}" if known else ""
+        close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else f" (add it with +{key}=... if it is meant to be new)"
+        return f"{key}={value}: unknown key{allowed}{guess}"
+
 
     def _environment(self, number: int) -> list:
         from dlrun.sweeps.study import trial_env
@@ -109,7 +148,8 @@ class DlrunSweeper(Sweeper):
             if isinstance(job, Exception):
                 outcomes[number] = outcome_from_run(self.sweep_dir / str(number), exception=job)
                 continue
-            run_dir = Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg else self.sweep_dir / str(number)
+            run_dir = (Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg
+                       else self.sweep_dir / str(number))
             if job.status == JobStatus.COMPLETED:
                 outcomes[number] = outcome_from_run(run_dir, value=job.return_value)
                 continue

@@ -1,0 +1,102 @@
+"""Sweep throughput: the same N-trial `dlrun -m` sweep one trial after another
+(launcher=basic) and two at a time in two processes (launcher=joblib, 2 workers).
+
+Every process runs torch on one thread (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1), so on a
+2-core machine the parallel sweep can use both cores and the sequential one uses one: the
+ratio is what adding a worker buys. Times are whole commands, start-up included (a joblib
+worker imports torch and Lightning once, then runs trial after trial). The last line
+measures how much parallel CPU the machine gives right now (pure torch work in one and
+in two processes): on a machine shared with other jobs the sweep speedup is bounded by it.
+
+    python benchmarks/sweep.py            # 8 trials of about 8 s each (1600 steps)
+    python benchmarks/sweep.py --smoke    # 2 tiny trials: checks that it runs (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# One trial: the MLP on the embedded digits for a few epochs, nothing but the training loop.
+TRIAL = ["model.width=512", "model.depth=3", "trainer.progress_bar=false", "trainer.test_after_fit=false",
+         "logger=none", "callbacks.checkpoint.save_best=false", "callbacks.checkpoint.save_last=false"]
+SMOKE = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"]
+LAUNCHERS = {"sequential (launcher=basic)": ["launcher=basic"],
+             "parallel (launcher=joblib, 2 workers)": ["launcher=joblib", "hydra.launcher.n_jobs=2"]}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+
+
+# Pure torch work on one thread: how much two processes get done at once on this machine
+# right now (2.0 on two idle cores; less when other programs use them).
+BURN = ("import time, torch; torch.set_num_threads(1); x, w = torch.randn(64, 512), torch.randn(512, 512); "
+        "t = time.perf_counter(); [x @ w for _ in range(4000)]; print(time.perf_counter() - t)")
+
+
+def machine_parallelism() -> float:
+    """Work done by two concurrent one-thread processes, relative to one alone."""
+    def start():
+        return subprocess.Popen([sys.executable, "-c", BURN], stdout=subprocess.PIPE, text=True, env=os.environ)
+
+    alone = float(start().communicate()[0])
+    pair = [start(), start()]
+    return 2 * alone / max(float(process.communicate()[0]) for process in pair)
+
+
+def learning_rates(count: int) -> str:
+    return ",".join(f"{1e-3 * (1 + index / count):.6g}" for index in range(count))
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes, their own children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_sweep(launcher: list, trials: int, work: list, folder: Path) -> tuple:
+    """(wall seconds, CPU seconds) of the whole `dlrun -m` command; checks that every trial completed."""
+    command = [sys.executable, "-m", "dlrun", "-m", *work, *launcher, f"optim.lr={learning_rates(trials)}",
+               f"hydra.sweep.dir={folder}"]
+    started, cpu = time.perf_counter(), children_cpu()
+    done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    with open(folder / "summary.csv") as handle:
+        statuses = [row["status"] for row in csv.DictReader(handle)]
+    if statuses != ["completed"] * trials:
+        raise SystemExit(f"{folder}: expected {trials} completed trials, got {statuses}")
+    return seconds, cpu
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=80, help="epochs per trial (the digits: 20 steps each)")
+    parser.add_argument("--smoke", action="store_true", help="2 tiny trials: checks that the benchmark runs")
+    args = parser.parse_args(argv)
+    trials = 2 if args.smoke else args.trials
+    work = TRIAL + (SMOKE if args.smoke else [f"trainer.max_epochs={args.epochs}"])
+    print(f"sweep benchmark: {trials} trials of `dlrun {' '.join(work)}`, torch on 1 thread per process, "
+          f"{os.cpu_count()} CPU cores", flush=True)
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, launcher in LAUNCHERS.items():
+            seconds[name], cpu = run_sweep(launcher, trials, work, Path(tmp) / name.split()[0])
+            print(f"  {name:40s} {seconds[name]:7.1f} s   {60 * trials / seconds[name]:6.1f} trials/min   "
+                  f"({cpu:.1f} CPU s)", flush=True)
+    sequential, parallel = seconds.values()
+    print(f"speedup: {sequential / parallel:.2f}x (target >= 1.6x on 2 idle cores)")
+    print(f"machine check: two 1-thread torch processes did {machine_parallelism():.2f}x the work of one "
+          f"(2.00 on 2 idle cores; load average {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
