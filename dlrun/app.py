@@ -33,9 +33,13 @@ def _name_sweep_job(cfg, hydra_cfg) -> None:
 
 def _end_of_sweep_job(summary: dict):
     """A sweep job's return value is its objective value; a job that did not complete
-    raises, so that the sweeper records it: pruned as pruned, anything else as failed."""
+    raises, so that the sweeper records it: pruned as pruned, anything else as failed. A
+    job stopped by a signal (kill, Ctrl+C) stops the whole sweep: that is what was asked."""
     from dlrun.runner import RunFailed
 
+    if summary["status"] == "interrupted":
+        raise KeyboardInterrupt(f"sweep stopped during trial {summary['run_dir']}; run the same command "
+                                "again to continue the sweep")
     if summary["status"] == "completed":
         return summary["objective"]["value"]
     if summary["status"] == "pruned":

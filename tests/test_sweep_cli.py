@@ -184,3 +184,31 @@ def test_seeded_samplers_draw_the_trials(tmp_path, sampler):
     expected = [replica.ask({"optim.lr": FloatDistribution(1e-5, 1e-1, log=True)}).params["optim.lr"]
                 for _ in range(2)]
     assert [runs[n]["config"]["optim"]["lr"] for n in range(2)] == expected
+
+
+@pytest.mark.slow
+def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    sweep_dir = tmp_path / "stopped"
+    long_trials = ["-m", "optim.lr=0.01,0.02,0.03", "trainer.max_epochs=1000", "trainer.progress_bar=false",
+                   f"hydra.sweep.dir={sweep_dir}"]
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen([sys.executable, "-m", "dlrun", *long_trials], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
+    while not (sweep_dir / "0" / "checkpoints" / "last.ckpt").is_file() and process.poll() is None:
+        assert time.monotonic() - started < 120, "the first trial did not start training"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0, output[-3000:]
+    assert read_json(sweep_dir / "0" / "summary.json")["status"] == "interrupted"
+    assert not (sweep_dir / "1").exists(), "the sweep went on to the next trial after the signal"
+    assert "run the same command again to continue the sweep" in output
