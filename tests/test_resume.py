@@ -20,8 +20,10 @@ from conftest import REPO, TINY, read_json, run_cli
 from dlrun.commands.resume import main as resume
 
 # 300 batches of 2 per epoch, 2 epochs: long enough (a few seconds) to be stopped mid-epoch
-LONG = ["data.batch_size=2", "trainer.max_epochs=2", "trainer.limit_train_batches=300", "trainer.limit_val_batches=5",
-        "trainer.limit_test_batches=5", "trainer.log_every_n_steps=25", "trainer.progress_bar=false"]
+EPOCHS = 8  # long enough (2400 steps of a fraction of a millisecond) that a signal lands mid-training
+LONG = ["data.batch_size=2", f"trainer.max_epochs={EPOCHS}", "trainer.limit_train_batches=300", "trainer.limit_val_batches=5",
+        "trainer.limit_test_batches=5", "trainer.log_every_n_steps=25", "trainer.progress_bar=false",
+        "hardware.threads=1"]  # the same arithmetic in this process and in the CLI subprocesses
 STEPS_PER_EPOCH = 300
 
 
@@ -42,7 +44,7 @@ def start_and_signal(run_dir, signum, cwd) -> subprocess.CompletedProcess:
     while not (run_dir / "checkpoints" / "last.ckpt").is_file() and process.poll() is None:
         assert time.monotonic() - started < 120, "training did not start"
         time.sleep(0.02)
-    time.sleep(0.5)
+    time.sleep(0.3)
     process.send_signal(signum)
     output, _ = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, output)
@@ -58,7 +60,7 @@ def test_sigterm_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tmp_path):
     summary = read_json(run_dir / "summary.json")
     assert summary["status"] == "interrupted"
     step = summary["global_step"]
-    assert 0 < step < 2 * STEPS_PER_EPOCH and step % STEPS_PER_EPOCH, f"not stopped mid-epoch: step {step}"
+    assert 0 < step < EPOCHS * STEPS_PER_EPOCH and step % STEPS_PER_EPOCH, f"not stopped mid-epoch: step {step}"
     assert f"interrupted at step {step}" in stopped.stdout and "dlrun resume" in stopped.stdout
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == step
 
@@ -66,7 +68,7 @@ def test_sigterm_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tmp_path):
     assert resumed.returncode == 0, resumed.output[-3000:]
     summary = read_json(run_dir / "summary.json")
     assert summary["status"] == "completed" and summary["resumed_from"].endswith("last.ckpt")
-    assert summary["global_step"] == whole["global_step"] == 2 * STEPS_PER_EPOCH
+    assert summary["global_step"] == whole["global_step"] == EPOCHS * STEPS_PER_EPOCH
     assert summary["final"]["val/loss"] == whole["final"]["val/loss"]
     assert summary["test"] == whole["test"]
     assert training_rows(run_dir) == training_rows(tmp_path / "whole"), "metrics.csv continues, no gap or repeat"
