@@ -163,3 +163,19 @@ def test_a_bad_study_block_is_named_with_what_is_allowed(block, named):
     with pytest.raises(ReportError) as error:
         study_settings(block, {"train/loss"})
     assert named in str(error.value) and ("keys of study" in str(error.value) or "SECTION" in str(error.value))
+
+
+@pytest.mark.slow
+def test_random_vs_grid_is_one_command_that_runs_both_halves_and_compares_them(tmp_path):
+    folder = tmp_path / "rvg"
+    result = run_cli(["-m", "+experiment=random_vs_grid", *QUIET, "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+                      "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", f"hydra.sweep.dir={folder}"],
+                     cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.output[-3000:]
+    grid, random = _summaries(folder), _summaries(tmp_path / "rvg_random")
+    assert len(grid) == len(random) == 9
+    grid_lrs = {summary["config"]["optim"]["lr"] for summary in grid.values()}
+    random_lrs = {summary["config"]["optim"]["lr"] for summary in random.values()}
+    assert len(grid_lrs) == 3 and len(random_lrs) == 9  # the claim's premise: 3 learning rates against 9
+    rows = _markdown_rows(folder / "comparison" / "report.md")
+    assert {row["sweep"] for row in rows} == {"rvg", "rvg_random"} and len(rows) == 18
