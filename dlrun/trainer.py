@@ -31,12 +31,27 @@ def history_callback(cfg, run_dir: Path):
     return MetricHistory(cfg.trainer.log_every_n_steps)
 
 
+class _BestCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint whose state_key is computed once: Lightning formats it into the
+    profiler label of every hook call (about six a step), and ModelCheckpoint builds it
+    from a repr of its settings each time. Same value, so checkpoints are unchanged."""
+
+    @property
+    def state_key(self) -> str:
+        key = self.__dict__.get("_cached_state_key")
+        if key is None:
+            # named as plain ModelCheckpoint's: checkpoints written before this class still resume
+            key = super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+            self.__dict__["_cached_state_key"] = key
+        return key
+
+
 def checkpoint_callback(cfg, run_dir: Path):
     settings = cfg.callbacks.checkpoint
     if not settings.save_best:
         return None
     # last.ckpt is dlrun.callbacks.resumable's: Lightning 2.6 rewrites it only when best.ckpt improves
-    return ModelCheckpoint(
+    return _BestCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.objective, mode=direction(cfg.objective)[:3],
         save_top_k=1, save_last=False, enable_version_counter=False,
     )
