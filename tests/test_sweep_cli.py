@@ -40,7 +40,8 @@ def trial_summaries(sweep_dir: Path) -> dict:
 
 @pytest.mark.slow
 def test_log_space_sweep_summary_refine_and_best_command(tmp_path):
-    result, sweep_dir = sweep_cli(tmp_path, LOG_LR, "hydra.sweeper.n_trials=12")
+    # a list value among the fixed overrides: the printed command must keep its brackets
+    result, sweep_dir = sweep_cli(tmp_path, LOG_LR, "hydra.sweeper.n_trials=12", "optim.betas=[0.9,0.99]")
     assert result.returncode == 0, result.output[-3000:]
     runs = trial_summaries(sweep_dir)
     lrs = [run["config"]["optim"]["lr"] for run in runs.values()]
@@ -61,7 +62,7 @@ def test_log_space_sweep_summary_refine_and_best_command(tmp_path):
     assert summary.returncode == 0, summary.output
     best = rows[0]
     command = re.search(r"reproduce it with:\s*\n\s*(dlrun .*)\n", summary.stdout).group(1)
-    assert command == shlex.join(["dlrun", *TINY, f"optim.lr={float(best['optim.lr'])!r}"])
+    assert command == shlex.join(["dlrun", *TINY, "optim.betas=[0.9,0.99]", f"optim.lr={float(best['optim.lr'])!r}"])
     single = run_cli([*shlex.split(command)[1:], f"hydra.run.dir={tmp_path / 'best'}"], cwd=tmp_path, env=ONE_THREAD)
     assert single.returncode == 0, single.output[-3000:]
     assert read_json(tmp_path / "best" / "summary.json")["objective"]["value"] == pytest.approx(

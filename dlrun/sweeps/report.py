@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.markup import escape
+
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.plots import write_sweep_plots
 
@@ -108,8 +110,8 @@ def sweep_table(rows, objective: str):
     styles = {"completed": "green", "pruned": "yellow", "failed": "red", "diverged": "red", "interrupted": "red"}
     for row in rows:
         table.add_row(str(row.number), f"[{styles.get(row.status, 'white')}]{row.status}[/]", _format(row.value),
-                      *(_format(row.params.get(key)) for key in keys),
-                      f"{row.wall_time_s:.1f} s" if row.wall_time_s is not None else "-", (row.error or "")[:80])
+                      *(escape(_format(row.params.get(key))) for key in keys),
+                      f"{row.wall_time_s:.1f} s" if row.wall_time_s is not None else "-", escape((row.error or "")[:80]))
     return table
 
 
@@ -137,17 +139,17 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
     # the heading is printed on its own: as a table title it would wrap to the table's width
     count = len(report.rows)
     heading = f"sweep {sweep_dir}: {count} trial{'' if count == 1 else 's'} ({_counts(report.rows)})"
-    console.print(heading, highlight=False, soft_wrap=True)
+    console.print(heading, markup=False, highlight=False, soft_wrap=True)
     console.print(sweep_table(report.rows, objective))
     if report.best is not None:
         console.print(f"best: trial {report.best.number}, {objective}={report.best.value:.6g}; reproduce it with:",
                       highlight=False)
-        console.print(f"  {report.best_command}", highlight=False, soft_wrap=True)
-    console.print(f"summary: {report.csv_path}   plots: {sweep_dir / 'plots'}", highlight=False, soft_wrap=True)
+        console.print(f"  {report.best_command}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"summary: {report.csv_path}   plots: {sweep_dir / 'plots'}", markup=False, highlight=False, soft_wrap=True)
     if record.get("n_trials"):  # a grid is done when every combination ran
-        console.print(f"more trials: {continue_command(record, sweep_dir, len(report.rows) * 2)}", highlight=False,
+        console.print(f"more trials: {continue_command(record, sweep_dir, len(report.rows) * 2)}", markup=False, highlight=False,
                       soft_wrap=True)
-    console.print(f"narrower search around the best: dlrun refine {sweep_dir}", highlight=False, soft_wrap=True)
+    console.print(f"narrower search around the best: dlrun refine {sweep_dir}", markup=False, highlight=False, soft_wrap=True)
     if _offline_wandb(sweep_dir):
         console.print(f"W&B runs are offline; upload them with: wandb sync {sweep_dir}/*/wandb/offline-run-*",
                       highlight=False, soft_wrap=True)
