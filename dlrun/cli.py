@@ -132,7 +132,11 @@ def run_hydra(args) -> int:
     from dlrun.app import hydra_main
 
     sys.argv = ["dlrun", *args]
-    hydra_main()
+    try:
+        hydra_main()
+    except KeyboardInterrupt as stop:  # a signal stopped a sweep: its trial saved its checkpoint; no traceback
+        print(f"dlrun: {stop or 'stopped'}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -149,6 +149,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     from dlrun.sweeps.pruning import Pruned
     from dlrun.loggers.wandb_logger import finish_wandb
     from dlrun.schema import ConfigError
+    from dlrun.transfer import CheckpointError
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,6 +172,9 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     except ConfigError as error:  # bad data files found while loading (after a download): exit 2 like any config error
         summary["status"], summary["error"] = "failed", str(error)
         raise
+    except CheckpointError as error:  # init=checkpoint: a file that cannot be read or does not fit: a bad input too
+        summary["status"], summary["error"] = "failed", str(error)
+        raise ConfigError([str(error)]) from None
     except Exception as error:  # the summary must say what happened, whatever it was
         summary["status"] = "failed"
         summary["error"] = "".join(traceback.format_exception(error))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import dlrun
+from conftest import read_json
 from dlrun.compose import compose
 from dlrun.data.spec import DataSpec
 from dlrun.models.registry import build_model
@@ -119,3 +120,13 @@ def test_run_folder_without_checkpoints_and_missing_paths_are_clear(tmp_path):
     with pytest.raises(ConfigError, match=r"init\.path='.*nowhere'"):
         dlrun.run(["init=checkpoint", f"init.path={tmp_path / 'nowhere'}"], run_dir=tmp_path / "never")
     assert not (tmp_path / "never").exists()
+
+
+def test_cli_with_an_unreadable_init_checkpoint_exits_2_with_one_line(cli, tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"definitely not a checkpoint")
+    result = cli("init=checkpoint", f"init.path={bad}", "trainer.progress_bar=false", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2, result.output[-3000:]
+    assert f"cannot read weights from {bad}" in result.stderr
+    summary = read_json(tmp_path / "run" / "summary.json")
+    assert summary["status"] == "failed" and "Traceback" not in summary["error"]
