@@ -29,12 +29,7 @@ def plot_curves(history, run_dir: Path):
         axis.set_title(metric)
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    path = Path(run_dir) / "plots" / "curves.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, run_dir, "curves.png")
 
 
 # Panels whose values span decades are drawn on a log axis.
@@ -69,8 +64,15 @@ def plot_diagnostics(panels: dict, run_dir: Path):
         axis.legend(fontsize=6, ncol=2)
     for axis in list(axes.flat)[len(panels):]:
         axis.set_visible(False)
+    return _save(figure, run_dir, "diagnostics.png")
+
+
+def _save(figure, run_dir, name: str) -> Path:
+    """RUN_DIR/plots/NAME, and the figure closed (pyplot keeps every open one alive)."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
-    path = Path(run_dir) / "plots" / "diagnostics.png"
+    path = Path(run_dir) / "plots" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)

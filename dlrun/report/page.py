@@ -7,17 +7,14 @@ import shlex
 from pathlib import Path
 
 from dlrun.report.figures import first_sampled
+from dlrun.report.runs import format_value
 from dlrun.report.settings import field_value
 
 DIGITS = 4  # significant digits in the table
 
 
 def cell(value) -> str:
-    if isinstance(value, bool):  # as an override writes it
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.{DIGITS}g}"
-    return "-" if value is None else str(value)
+    return format_value(value, DIGITS)
 
 
 def swept_keys(sweeps) -> list:

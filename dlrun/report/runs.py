@@ -65,11 +65,11 @@ def short_key(key: str) -> str:
     return key.lstrip("+~").rsplit(".", 1)[-1]
 
 
-def format_value(value) -> str:
+def format_value(value, digits: int = 3) -> str:
     if isinstance(value, bool):  # as an override writes it
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return f"{value:.{digits}g}"
     return "-" if value is None else str(value)
 
 
