@@ -109,3 +109,13 @@ def test_slurm_tasks_are_the_ranks_of_one_run(tmp_path):
     assert records[0]["lr"] == records[1]["lr"] == summary["config"]["optim"]["lr"]
     assert [record["world_size"] for record in records] == [2, 2]
     assert "best val/loss" in outputs[0][0] and "best val/loss" not in outputs[1][0]  # console: rank zero only
+
+
+def test_slurm_with_devices_auto_is_a_config_error_before_anything_is_submitted(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli(["-m", "hydra/launcher=slurm", "hardware=ddp", "optim.lr=0.1",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    assert result.returncode == 2, result.output[-3000:]
+    assert "hardware.devices='auto': a SLURM job needs the number of devices (ranks) per node" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "sweep").exists()

@@ -49,6 +49,10 @@ class DlrunSweeper(Sweeper):
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.config = hydra_context, config
+        problem = _launcher_problem(config)
+        if problem:  # before Hydra builds the launcher and fails with a traceback
+            print(f"dlrun sweep: config error: {problem}", file=sys.stderr)
+            sys.exit(2)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -172,3 +176,20 @@ class DlrunSweeper(Sweeper):
         for block in _contiguous(runnable):
             outcomes.update(self._launch_block(block))
         return [outcomes[number] for number, _ in batch]
+
+
+def _launcher_problem(cfg):
+    """A launcher setting that will not resolve (e.g. SLURM's gpus_per_node from
+    hardware.devices=auto), said before any trial rather than as a traceback at launch."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    except OmegaConfBaseException as error:
+        devices = OmegaConf.select(cfg, "hardware.devices")
+        if "gpus_per_node" in str(error) or "tasks_per_node" in str(error):
+            return (f"hardware.devices={devices!r}: a SLURM job needs the number of devices (ranks) per node; "
+                    "set hardware.devices=N")
+        return f"hydra.launcher: {str(error).strip().splitlines()[0]}"
+    return None
