@@ -213,3 +213,5 @@ def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
     assert read_json(sweep_dir / "0" / "summary.json")["status"] == "interrupted"
     assert not (sweep_dir / "1").exists(), "the sweep went on to the next trial after the signal"
     assert "run the same command again to continue the sweep" in output and "Traceback" not in output
+    rows = {row["trial"]: row["status"] for row in summary_rows(sweep_dir)}
+    assert rows == {"0": "interrupted"}, rows

@@ -84,6 +84,9 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch):
         log.warning("%d trial(s) left running by a stopped sweep: marked interrupted, not counted", abandoned)
     try:
         run_trials(study, space, plan, launch, request.objective)
+    except KeyboardInterrupt:  # a signal stopped the sweep: its running trials end interrupted, as their folders say
+        close_abandoned(study)
+        raise
     finally:
         report = summarize(request.sweep_dir, study)
     return report
