@@ -56,7 +56,37 @@ def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """(summary, run folder) of one finished TINY run of the default experiment, trained once
+    for every test that only reads such a run (its checkpoints, metrics, summary)."""
+    import dlrun
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    return dlrun.run(TINY, run_dir=run_dir), run_dir
+
+
 @pytest.fixture
 def cli(tmp_path):
     """run_cli bound to a fresh working folder (outputs/ lands there)."""
     return lambda *args, **kwargs: run_cli(list(args), cwd=tmp_path, **kwargs)
+
+
+def heavy_imports_after(argv_list, cwd, heavy=("torch", "lightning", "sklearn", "numpy", "matplotlib")):
+    """Run `dlrun ARGV` for each ARGV in one fresh interpreter; return (the heavy modules
+    they imported, [each exit code], stderr). The lazy-import promise, tested as a user runs it."""
+    probe = (
+        "import json, sys\n"
+        "from dlrun.cli import main\n"
+        "codes = []\n"
+        f"for argv in {list(map(list, argv_list))!r}:\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as end:\n"
+        "        codes.append(end.code)\n"
+        f"print(json.dumps([sorted(m for m in {tuple(heavy)!r} if m in sys.modules), codes]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd)
+    assert result.returncode == 0, result.stdout + result.stderr
+    heavy_loaded, codes = json.loads(result.stdout.strip().splitlines()[-1])
+    return heavy_loaded, codes, result.stderr

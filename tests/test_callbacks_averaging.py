@@ -26,10 +26,9 @@ def averaging_state(checkpoint: dict, name: str) -> dict:
     return next(state for key, state in checkpoint["callbacks"].items() if key.startswith(name))
 
 
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("plain")
-    return dlrun.run(TINY, run_dir=run_dir), run_dir
+@pytest.fixture
+def plain(tiny_run):
+    return tiny_run
 
 
 def test_ema_is_evaluated_and_checkpointed_while_training_goes_on_with_raw_weights(plain, tmp_path):

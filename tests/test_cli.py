@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 import yaml
+
+from conftest import heavy_imports_after
 
 BAD_INPUTS = [
     (["optim=sgd", "optim.lr=-1"], ["optim.lr=-1", "> 0"]),
@@ -30,19 +31,9 @@ def test_bad_input_exits_2_quickly_naming_key_value_and_allowed(cli, tmp_path, a
 
 
 def test_config_errors_and_listing_do_not_import_torch(tmp_path):
-    probe = (
-        "import sys\n"
-        "from dlrun.cli import main\n"
-        "for argv in (['ls'], ['validate'], ['show'], ['optim.lr=-1']):\n"
-        "    try:\n"
-        "        main(argv)\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "heavy = sorted(m for m in ('torch', 'lightning', 'sklearn', 'matplotlib') if m in sys.modules)\n"
-        "print('HEAVY', heavy)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
-    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    heavy, codes, stderr = heavy_imports_after([["ls"], ["validate"], ["show"], ["optim.lr=-1"]], tmp_path)
+    assert heavy == [], stderr
+    assert codes == [0, 0, 0, 2], stderr
 
 
 def test_ls_lists_groups_options_defaults_and_descriptions(cli):

@@ -7,13 +7,11 @@ import gzip
 import pickle
 import re
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import TINY, only_run_dir, read_json
+from conftest import TINY, heavy_imports_after, only_run_dir, read_json
 from zoo_fixtures import write_cifar, write_idx, write_table
 
 
@@ -109,17 +107,8 @@ def test_data_file_checks_do_not_import_torch(tmp_path):
     without the seconds that importing torch, numpy-heavy loaders or sklearn would cost."""
     write_idx(tmp_path, size=32)
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
-    probe = (
-        "import sys\n"
-        "from dlrun.cli import main\n"
-        f"for argv in (['data=mnist', 'data.root={tmp_path}'], ['data=table', 'data.path={tmp_path / 't.csv'}', "
-        "'data.target=c'], ['validate', 'data=brackets', 'data.length=7']):\n"
-        "    try:\n"
-        "        main(argv)\n"
-        "    except SystemExit as end:\n"
-        "        assert end.code == 2, end.code\n"
-        "print('HEAVY', sorted(m for m in ('torch', 'lightning', 'sklearn', 'numpy') if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
-    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
-    assert result.stderr.count("dlrun: config error:") == 3 and "images are 32x32; expected 28x28" in result.stderr
+    heavy, codes, stderr = heavy_imports_after(
+        [["data=mnist", f"data.root={tmp_path}"], ["data=table", f"data.path={tmp_path / 't.csv'}", "data.target=c"],
+         ["validate", "data=brackets", "data.length=7"]], tmp_path)
+    assert heavy == [] and codes == [2, 2, 2], stderr
+    assert stderr.count("dlrun: config error:") == 3 and "images are 32x32; expected 28x28" in stderr

@@ -13,10 +13,9 @@ from conftest import TINY, read_json
 from dlrun.commands.evaluate import main as evaluate
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("finished")
-    return dlrun.run(TINY, run_dir=run_dir), run_dir
+@pytest.fixture
+def finished(tiny_run):
+    return tiny_run
 
 
 def test_eval_of_the_best_checkpoint_reproduces_the_runs_test_metrics(finished, capsys):

@@ -38,6 +38,15 @@ def _missing(path: Path, key: str) -> list:
     return [f"{key}={str(path)!r}: no such file" + (" (a folder)" if path.is_dir() else "")]
 
 
+def _data_file(cfg_data, what: str):
+    """(data.path as a Path, []) when it names an existing file; else (None, [the problem]).
+    `what` says what the file must be, for the message when data.path is not set."""
+    if cfg_data["path"] in (None, "???"):
+        return None, [f"data.path: required for data={cfg_data['name']} ({what})"]
+    path = Path(cfg_data["path"])
+    return path, _missing(path, "data.path")
+
+
 # --- generated data -------------------------------------------------------------------------
 
 def generated(cfg_data) -> list:
@@ -54,10 +63,7 @@ def generated(cfg_data) -> list:
 # --- char-level text ------------------------------------------------------------------------
 
 def text(cfg_data) -> list:
-    if cfg_data["path"] in (None, "???"):
-        return ["data.path: required for data=text (a UTF-8 text file: data.path=corpus.txt)"]
-    path = Path(cfg_data["path"])
-    problems = _missing(path, "data.path")
+    path, problems = _data_file(cfg_data, "a UTF-8 text file: data.path=corpus.txt")
     if problems:
         return problems
     size = path.stat().st_size
@@ -94,10 +100,7 @@ def table_columns(path: Path) -> list:
 
 
 def table(cfg_data) -> list:
-    if cfg_data["path"] in (None, "???"):
-        return ["data.path: required for data=table (a .csv with a header row, or an .npz of named arrays)"]
-    path = Path(cfg_data["path"])
-    problems = _missing(path, "data.path")
+    path, problems = _data_file(cfg_data, "a .csv with a header row, or an .npz of named arrays")
     if problems:
         return problems
     if cfg_data["target"] in (None, "???"):
