@@ -33,8 +33,9 @@ def _name_sweep_job(cfg, hydra_cfg) -> None:
 
 def _end_of_sweep_job(summary: dict):
     """A sweep job's return value is its objective value; a job that did not complete
-    raises, so that the sweeper records it: pruned as pruned, anything else as failed. A
-    job stopped by a signal (kill, Ctrl+C) stops the whole sweep: that is what was asked."""
+    raises, and the sweeper reads how it ended (failed, pruned, diverged) from its
+    summary.json. A job stopped by a signal (kill, Ctrl+C) stops the whole sweep: that is
+    what was asked."""
     from dlrun.runner import RunFailed
 
     if summary["status"] == "interrupted":
@@ -42,10 +43,6 @@ def _end_of_sweep_job(summary: dict):
                                 "again to continue the sweep")
     if summary["status"] == "completed":
         return summary["objective"]["value"]
-    if summary["status"] == "pruned":
-        from optuna import TrialPruned
-
-        raise TrialPruned(summary.get("error") or "pruned")
     raise RunFailed(f"{summary['status']}: {summary['run_dir']}")
 
 
@@ -64,7 +61,7 @@ def hydra_main(cfg):
         summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir))
     except ConfigError as error:
         if single:
-            print(f"dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
+            print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
             sys.exit(2)
         raise
     if single:

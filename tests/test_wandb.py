@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from dlrun.summary import new_summary
+
 from conftest import TINY, read_json, run_cli
 from dlrun.compose import compose, without_hydra
 from dlrun.loggers import wandb_logger as wl
@@ -98,7 +100,7 @@ def test_run_id_comes_back_from_summary_json(tmp_path):
     assert wl.previous_run_id(tmp_path) == "abc123"
 
 
-def test_only_rank_zero_creates_a_run(tmp_path, monkeypatch):
+def test_only_rank_zero_creates_a_run(tmp_path, monkeypatch, caplog):
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -107,7 +109,11 @@ def test_only_rank_zero_creates_a_run(tmp_path, monkeypatch):
     logger = wl.wandb_logger(without_hydra(compose(["logger=wandb"])), tmp_path)
     logger.log_metrics({"val/loss": 1.0}, step=0)
     assert type(logger.experiment).__name__.endswith("DummyExperiment")
-    assert wl.finish_wandb(SimpleNamespace(loggers=[logger]), {"status": "completed"}) is None
+    summary = {**new_summary("x", tmp_path, {}, "val/loss"), "status": "completed", "wall_time_s": 1.0,
+               "global_step": 1, "epochs": 1}
+    # a whole summary: None must come from the rank check, not from a failure inside finishing
+    assert wl.finish_wandb(SimpleNamespace(loggers=[logger]), summary) is None
+    assert "could not finish" not in caplog.text
     assert not (tmp_path / "wandb").exists()
 
 

@@ -10,7 +10,6 @@ is configured, to choose between online and offline.
 
 from __future__ import annotations
 
-import json
 import logging
 import netrc
 import os
@@ -21,10 +20,10 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import OmegaConf
 
 from dlrun.distributed.env import is_global_zero
+from dlrun.summary import read_summary
 
 log = logging.getLogger("dlrun")
 
-MODES = ("online", "offline", "disabled")
 DEFAULT_HOST = "https://api.wandb.ai"
 _offline_told = False  # the offline notice is said once per process (a sweep's trials share it)
 
@@ -73,10 +72,9 @@ def _tell_offline_once(why: str, run_dir: Path) -> None:
 
 def previous_run_id(run_dir: Path):
     """The W&B run id a stopped run left in its summary.json: `dlrun resume` continues that run."""
-    path = Path(run_dir) / "summary.json"
     try:
-        return (json.loads(path.read_text()).get("wandb") or {}).get("id") if path.is_file() else None
-    except (OSError, ValueError):
+        return (read_summary(run_dir).get("wandb") or {}).get("id")
+    except (OSError, ValueError):  # no summary.json yet, or an unreadable one: a new W&B run
         return None
 
 

@@ -40,14 +40,17 @@ def summary_main(args) -> int:
 
 
 def refine_main(args) -> int:
-    from dlrun.sweeps.refine import RefineError, refine_command
-    from dlrun.sweeps.study import NotASweep, load
-
-    try:
+    try:  # the arguments first: a usage error needs no optuna
         folder, options = _sweep_folder(args, REFINE_USAGE, options=("top",))
         top = options.get("top")
         if top is not None and not (top.isdigit() and int(top) >= 1):
             raise ValueError(f"top={top}: expected an integer >= 1")
+    except ValueError as error:
+        return _fail("refine", str(error))
+    from dlrun.sweeps.refine import RefineError, refine_command
+    from dlrun.sweeps.study import NotASweep, load
+
+    try:
         command = refine_command(load(folder), int(top) if top else None)
     except (ValueError, NotASweep, RefineError) as error:
         return _fail("refine", str(error))

@@ -7,11 +7,11 @@ loop knows nothing about Hydra (the sweeper plugin supplies it).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
+
+from dlrun.summary import read_summary
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -43,8 +43,10 @@ def headline(text) -> str | None:
 
 def outcome_from_run(run_dir, value=None, exception=None) -> Outcome:
     """How a launched trial ended: its summary.json where it wrote one, else what the job raised."""
-    summary_path = Path(run_dir) / "summary.json" if run_dir else None
-    summary = json.loads(summary_path.read_text()) if summary_path and summary_path.is_file() else {}
+    try:
+        summary = read_summary(run_dir) if run_dir else {}
+    except (OSError, ValueError):  # no summary.json (the job died first), or a half-written one
+        summary = {}
     status = summary.get("status")
     if exception is None and status in (None, "completed"):
         value = value if value is not None else (summary.get("objective") or {}).get("value")

@@ -10,12 +10,11 @@ trial's environment, see dlrun.sweeps.study) with a pruner other than `none`.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
-from dlrun.sweeps.study import ENV_TRIAL, trial_of_this_process
+from dlrun.sweeps.study import trial_of_this_process
 
 
 class Pruned(RuntimeError):
@@ -45,8 +44,6 @@ class SweepPruning(Callback):
 
 
 def pruning_callback(cfg, run_dir: Path):
-    if ENV_TRIAL not in os.environ:
-        return None
     found = trial_of_this_process()
     if found is None:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import shlex
 
-from dlrun.sweeps.report import trial_rows
+from dlrun.sweeps.report import trial_distributions, trial_rows
 from dlrun.sweeps.space import override_value, parse_space
 from dlrun.sweeps.study import sweep_record
 
@@ -82,10 +82,7 @@ def refine_command(study, top: int = None) -> str:
         raise RefineError(f"{len(completed)} completed trial(s): refining needs at least {MIN_TOP}")
     top = min(len(completed), top or max(MIN_TOP, math.ceil(len(completed) * TOP_FRACTION)))
     best = completed[:top]
-    distributions = {}
-    for frozen in study.get_trials(deepcopy=False):
-        for key, distribution in frozen.distributions.items():
-            distributions.setdefault(key, distribution)
+    distributions = trial_distributions(study)
     params = [refined_param(key, text, best, distributions.get(key))
               for key, text in record.get("search_space", {}).items()]
     # a grid (no n_trials) stays a grid over the kept options

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from dlrun.report.runs import format_value
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.plots import write_sweep_plots
 
@@ -83,9 +84,7 @@ def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
 
 
 def _format(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
+    return format_value(value, 4)
 
 
 def write_csv(rows, path: Path, objective: str) -> Path:
@@ -115,7 +114,8 @@ def sweep_table(rows, objective: str):
     return table
 
 
-def _distributions(study) -> dict:
+def trial_distributions(study) -> dict:
+    """{parameter: the Optuna distribution it was drawn from}, over the study's trials."""
     found = {}
     for frozen in study.get_trials(deepcopy=False):
         for key, distribution in frozen.distributions.items():
@@ -166,7 +166,7 @@ def summarize(sweep_dir, study=None, show: bool = True) -> SweepReport:
     objective = record.get("objective", "objective")
     rows = trial_rows(study)
     best = next((row for row in rows if row.status == "completed"), None)
-    plots = write_sweep_plots(rows, _distributions(study), objective, study.direction == StudyDirection.MAXIMIZE,
+    plots = write_sweep_plots(rows, trial_distributions(study), objective, study.direction == StudyDirection.MAXIMIZE,
                               sweep_dir)
     report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), plots,
                          reproduce_command(best) if best else None)

@@ -85,14 +85,14 @@ def trial_env(sweep_dir, number: int) -> dict:
 
 def trial_of_this_process():
     """(optuna Trial, sweep record) of the sweep trial this process runs; None outside a sweep."""
+    sweep_dir, number = os.environ.get(ENV_SWEEP_DIR), os.environ.get(ENV_TRIAL)
+    if not sweep_dir or number is None:  # not a sweep trial: decided before importing optuna
+        return None
     import optuna
     from optuna.trial import Trial
 
     from dlrun.sweeps.samplers import build_pruner
 
-    sweep_dir, number = os.environ.get(ENV_SWEEP_DIR), os.environ.get(ENV_TRIAL)
-    if not sweep_dir or number is None:
-        return None
     if not journal_path(sweep_dir).is_file():
         raise NotASweep(f"{ENV_SWEEP_DIR}={sweep_dir}: no {JOURNAL_FILE} there")
     storage = open_storage(sweep_dir)

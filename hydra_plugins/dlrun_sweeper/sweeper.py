@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, List
 
@@ -138,7 +137,6 @@ class DlrunSweeper(Sweeper):
 
     def _launch_block(self, block) -> dict:
         from hydra.core.utils import JobStatus
-        from optuna import TrialPruned
 
         from dlrun.sweeps.loop import outcome_from_run
 
@@ -157,9 +155,8 @@ class DlrunSweeper(Sweeper):
             if job.status == JobStatus.COMPLETED:
                 outcomes[number] = outcome_from_run(run_dir, value=job.return_value)
                 continue
-            outcome = outcome_from_run(run_dir, exception=job._return_value)  # a failed job holds its exception
-            pruned = isinstance(job._return_value, TrialPruned)
-            outcomes[number] = replace(outcome, status="pruned") if pruned else outcome
+            # a failed job holds its exception; how the run ended (pruned, diverged, failed) is in its summary
+            outcomes[number] = outcome_from_run(run_dir, exception=job._return_value)
         return outcomes
 
     def launch_trials(self, batch) -> list:
