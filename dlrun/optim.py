@@ -66,10 +66,9 @@ def build_optimizer(cfg_optim, model):
 
 
 def gradient_clipping(cfg_optim) -> dict:
-    """Lightning Trainer arguments for `optim.clip`: by total norm, by value, or off (both null)."""
+    """Lightning Trainer arguments for `optim.clip`: by total norm, by value, or off (both null;
+    validation refuses both set)."""
     clip = cfg_optim["clip"]
-    if clip["norm"] is not None and clip["value"] is not None:
-        raise ValueError(f"optim.clip: norm={clip['norm']} and value={clip['value']} are both set; set at most one")
     if clip["norm"] is not None:
         return {"gradient_clip_val": clip["norm"], "gradient_clip_algorithm": "norm"}
     if clip["value"] is not None:

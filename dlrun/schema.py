@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dlrun.callbacks.choices import AVERAGERS
+from dlrun.data.spec import TASKS
 from dlrun.data.registry import DATASETS, data_entry, data_kind, data_problems
 from dlrun.distributed.strategies import STRATEGIES
 from dlrun.metrics import all_metric_names
@@ -102,7 +103,7 @@ RULES: dict[str, Rule] = {
     "data.val_fraction": number(0, 1, low_open=True, high_open=True),
     "data.test_fraction": number(0, 1, high_open=True),
     "data.num_workers": integer(0),
-    "data.task": one_of(("classification", "regression", "sequence")),  # which of them a dataset poses: its entry
+    "data.task": one_of(TASKS),  # which of them a dataset poses: its entry
     "data.n_samples": integer(1),
     "data.noise": number(0),
     "data.factor": number(0, 1, low_open=True, high_open=True),
@@ -262,11 +263,7 @@ def _fit_problems(cfg: dict) -> list:
     if cfg["data"]["name"] not in DATASETS or (cfg["model"].get("name") not in MODELS and "_target_" not in cfg["model"]):
         return []  # already reported by name
     modality, task = data_kind(cfg["data"])
-    problem = incompatibility(cfg["model"], modality, task, cfg["data"]["name"])
-    if problem is None and data_entry(cfg["data"]["name"]).causal and cfg["model"].get("bidirectional"):
-        problem = (f"model.bidirectional=true: model={cfg['model']['name']} reading right to left on "
-                   f"data={cfg['data']['name']} (next-token prediction) would see the tokens it must predict; "
-                   "use model.bidirectional=false")
+    problem = incompatibility(cfg["model"], modality, task, cfg["data"]["name"], data_entry(cfg["data"]["name"]).causal)
     return [problem] if problem else []
 
 

@@ -26,13 +26,8 @@ def averaging_state(checkpoint: dict, name: str) -> dict:
     return next(state for key, state in checkpoint["callbacks"].items() if key.startswith(name))
 
 
-@pytest.fixture
-def plain(tiny_run):
-    return tiny_run
-
-
-def test_ema_is_evaluated_and_checkpointed_while_training_goes_on_with_raw_weights(plain, tmp_path):
-    plain_summary, plain_dir = plain
+def test_ema_is_evaluated_and_checkpointed_while_training_goes_on_with_raw_weights(tiny_run, tmp_path):
+    plain_summary, plain_dir = tiny_run
     summary = dlrun.run([*TINY, *EMA], run_dir=tmp_path)
     assert summary["status"] == "completed"
     assert abs(summary["final"]["val/loss"] - plain_summary["final"]["val/loss"]) > 1e-3

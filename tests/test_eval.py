@@ -13,13 +13,8 @@ from conftest import TINY, read_json
 from dlrun.commands.evaluate import main as evaluate
 
 
-@pytest.fixture
-def finished(tiny_run):
-    return tiny_run
-
-
-def test_eval_of_the_best_checkpoint_reproduces_the_runs_test_metrics(finished, capsys):
-    summary, run_dir = finished
+def test_eval_of_the_best_checkpoint_reproduces_the_runs_test_metrics(tiny_run, capsys):
+    summary, run_dir = tiny_run
     before = (run_dir / "summary.json").read_text()
     assert evaluate([str(run_dir)]) == 0
     written = read_json(run_dir / "eval_best_digits.json")
@@ -36,8 +31,8 @@ def test_eval_of_an_ema_run_tests_the_averaged_weights(tmp_path):
     assert read_json(tmp_path / "eval_best_digits.json")["metrics"] == summary["test"]
 
 
-def test_eval_on_other_data_of_the_same_spec_with_another_checkpoint(finished):
-    summary, run_dir = finished
+def test_eval_on_other_data_of_the_same_spec_with_another_checkpoint(tiny_run):
+    summary, run_dir = tiny_run
     assert evaluate([str(run_dir), "ckpt=last", "data.test_fraction=0.4", "trainer.limit_test_batches=1.0"]) == 0
     written = read_json(run_dir / "eval_last_digits.json")
     assert written["data"]["test_fraction"] == 0.4 and written["checkpoint"].endswith("last.ckpt")
@@ -45,8 +40,8 @@ def test_eval_on_other_data_of_the_same_spec_with_another_checkpoint(finished):
     assert written["metrics"] != summary["test"]  # 40 % of the digits, all of them tested
 
 
-def test_eval_refuses_data_of_another_spec(finished, tmp_path, capsys):
-    _, run_dir = finished
+def test_eval_refuses_data_of_another_spec(tiny_run, tmp_path, capsys):
+    _, run_dir = tiny_run
     summary_file = run_dir / "summary.json"
     original = summary_file.read_text()
     changed = json.loads(original)
@@ -64,14 +59,14 @@ def test_eval_refuses_data_of_another_spec(finished, tmp_path, capsys):
     (["model.width=8"], "does not fit the model of this config (was model.* overridden?): body.0.weight"),
     (["data=nope"], "data=nope: no such data option"),
 ], ids=["unknown checkpoint", "other model", "unknown data"])
-def test_eval_errors_name_the_problem(finished, capsys, args, message):
-    _, run_dir = finished
+def test_eval_errors_name_the_problem(tiny_run, capsys, args, message):
+    _, run_dir = tiny_run
     assert evaluate([str(run_dir), *args]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_corrupt_checkpoint_gives_a_clear_error(finished, tmp_path, capsys):
-    _, run_dir = finished
+def test_corrupt_checkpoint_gives_a_clear_error(tiny_run, tmp_path, capsys):
+    _, run_dir = tiny_run
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes((run_dir / "checkpoints" / "best.ckpt").read_bytes()[:4000])
     assert evaluate([str(run_dir), f"ckpt={corrupt}"]) == 2
@@ -79,8 +74,8 @@ def test_corrupt_checkpoint_gives_a_clear_error(finished, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_cli_eval_prints_a_table(finished, cli):
-    summary, run_dir = finished
+def test_cli_eval_prints_a_table(tiny_run, cli):
+    summary, run_dir = tiny_run
     result = cli("eval", str(run_dir))
     assert result.returncode == 0, result.output[-3000:]
     assert "test/loss" in result.stdout and "eval_best_digits.json" in result.stdout

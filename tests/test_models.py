@@ -182,7 +182,7 @@ def test_bidirectional_rnn_doubles_its_features_and_is_refused_on_causal_data():
     spec = SPECS["tokens-classification"]
     model = build_model(model_cfg("gru", "model.bidirectional=true"), spec)
     assert model.head.in_features == 2 * 8 and model(sample_inputs(spec)).shape == (4, 2)
-    with pytest.raises(ValueError, match=r"model\.bidirectional=true: a lstm .*causal data.*bidirectional=false"):
+    with pytest.raises(ValueError, match=r"model\.bidirectional=true: model=lstm .*next-token.*bidirectional=false"):
         build_model(model_cfg("lstm", "model.bidirectional=true"), SPECS["tokens-causal"])
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from dlrun.transfer import TASK_MODEL_PREFIX
+
 # A TaskModule holds the network as `model`: drop that from names (body.0, not model.body.0).
-TASK_MODEL_PREFIX = "model."
 
 
 def module_name(name: str) -> str:

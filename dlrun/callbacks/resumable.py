@@ -89,7 +89,12 @@ class Resumable(Callback):
             rewind_validation(checkpoint)
 
     def _save_last(self, trainer) -> None:
-        trainer.save_checkpoint(self.last_path, weights_only=False)
+        # a stop during validation: the checkpoint must say "redo this validation" (on_save_checkpoint)
+        self._mid_validation = trainer.validating
+        try:
+            trainer.save_checkpoint(self.last_path, weights_only=False)
+        finally:
+            self._mid_validation = False
         self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def on_train_start(self, trainer, pl_module):
@@ -126,9 +131,7 @@ class Resumable(Callback):
     def on_exception(self, trainer, pl_module, exception):
         self._restore_sigint()
         if isinstance(exception, SIGTERMException):
-            self._mid_validation = trainer.validating
-            trainer.save_checkpoint(self.last_path, weights_only=False)
-            self._mid_validation = False
+            self._save_last(trainer)
             log.warning("interrupted at step %d (epoch %d): saved %s; continue with: dlrun resume %s",
                         trainer.global_step, trainer.current_epoch, self.last_path, self.run_dir)
         elif self.save_last and _keeps_weights(exception) and trainer.world_size == 1:
@@ -137,14 +140,11 @@ class Resumable(Callback):
     def _save_failed_run(self, trainer) -> None:
         """A run that raised keeps the weights of its last completed step. (Under several
         processes saving is collective and the other ranks may be gone: not attempted.)"""
-        self._mid_validation = trainer.validating
         try:
             self._save_last(trainer)
             log.warning("failed at step %d: saved %s", trainer.global_step, self.last_path)
         except Exception as error:  # the run's own error is the one to report
             log.warning("failed at step %d; could not save %s: %s", trainer.global_step, self.last_path, error)
-        finally:
-            self._mid_validation = False
 
 
 def _training_ends_now(trainer) -> bool:

@@ -161,8 +161,9 @@ def idx_pair_problems(images: Path, labels: Path, shape: tuple) -> list:
         return [f"{images} holds {count} images but {labels} holds {n_labels} labels"]
     problems = []
     for path, expected in ((images, 16 + count * rows * cols), (labels, 8 + count)):
-        if _data_bytes(path) != expected % 2**32:
-            problems.append(f"{path}: {_data_bytes(path)} bytes of data, but its header promises {expected} "
+        actual = _data_bytes(path)
+        if actual != expected % 2**32:
+            problems.append(f"{path}: {actual} bytes of data, but its header promises {expected} "
                             "(truncated or corrupt file)")
     return problems
 

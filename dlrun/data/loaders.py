@@ -37,10 +37,6 @@ class TensorBatches:
         keep_tail = tail > 0 and not self.drop_last and tail >= self.world_size
         return full + int(keep_tail)
 
-    def to(self, device):
-        self.inputs, self.targets = self.inputs.to(device), self.targets.to(device)
-        return self
-
     def _order(self):
         if not self.shuffle:
             return torch.arange(len(self.inputs))

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from dlrun.distributed.env import global_rank
-from dlrun.distributed.records import mark_failed, update_record
+from dlrun.distributed.records import update_record
 
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
@@ -53,7 +53,8 @@ def run_rank(cfg, run_dir) -> dict:
     configure_rank_logging(run_dir, rank)
     update_record(run_dir, rank, status="running", started_at=time.time())
     summary = execute(cfg, run_dir)
-    if summary["status"] == "failed":
-        mark_failed(run_dir, rank, summary.get("error") or "failed")
-    update_record(run_dir, rank, status=summary["status"], ended_at=time.time(), error=summary.get("error"))
+    ended = time.time()
+    # failed_at: kept from RankRecord.on_exception when it came first (update_record keeps the first)
+    failed = {"failed_at": ended} if summary["status"] == "failed" else {}
+    update_record(run_dir, rank, status=summary["status"], ended_at=ended, error=summary.get("error"), **failed)
     return summary

@@ -57,16 +57,20 @@ def knob_problems(cfg_model) -> list:
             if not check(cfg_model)]
 
 
-def incompatibility(cfg_model, modality: str, task: str, data_name: str):
-    """None if the model can consume (modality, task); else the one clear message."""
+def incompatibility(cfg_model, modality: str, task: str, data_name: str, causal: bool = False):
+    """None if the model can consume (modality, task[, causal]); else the one clear message."""
     if "_target_" in cfg_model:
         return None  # a user's model: its own builder decides
-    entry = model_entry(cfg_model["name"])
-    if modality in entry.modalities and task in entry.tasks:
-        return None
-    return (f"model={cfg_model['name']} cannot consume data={data_name} ({modality} input, {task} task); "
-            f"{cfg_model['name']} accepts {'/'.join(sorted(entry.modalities))} input for "
-            f"{'/'.join(sorted(entry.tasks))} tasks")
+    name = cfg_model["name"]
+    entry = model_entry(name)
+    if modality not in entry.modalities or task not in entry.tasks:
+        return (f"model={name} cannot consume data={data_name} ({modality} input, {task} task); "
+                f"{name} accepts {'/'.join(sorted(entry.modalities))} input for "
+                f"{'/'.join(sorted(entry.tasks))} tasks")
+    if causal and cfg_model.get("bidirectional"):
+        return (f"model.bidirectional=true: model={name} reading right to left on data={data_name} "
+                "(next-token prediction) would see the tokens it must predict; use model.bidirectional=false")
+    return None
 
 
 def build_model(cfg_model, spec):
@@ -77,7 +81,7 @@ def build_model(cfg_model, spec):
 
         params = OmegaConf.to_container(OmegaConf.create(cfg_model), resolve=True)
         return get_object(params.pop("_target_"))(params, spec)
-    problem = incompatibility(cfg_model, spec.modality, spec.task, "?")
+    problem = incompatibility(cfg_model, spec.modality, spec.task, f"({spec.describe()})", spec.causal)
     if problem:
         raise ValueError(problem)
     return load_object(model_entry(cfg_model["name"]).builder)(cfg_model, spec)

@@ -20,9 +20,6 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 class RecurrentNet(nn.Module):
     def __init__(self, cfg, spec):
         super().__init__()
-        if spec.causal and cfg["bidirectional"]:
-            raise ValueError(f"model.bidirectional=true: a {cfg['name']} reading right to left on causal data "
-                             f"({spec.describe()}) would see the tokens it must predict; use model.bidirectional=false")
         self.spec, self.directions = spec, 2 if cfg["bidirectional"] else 1
         width = cfg["width"]
         self.stem, _ = sequence_stem(spec, width, images="rows")
