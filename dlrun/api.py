@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from dlrun.compose import compose, without_hydra
+from dlrun.runlog import attach_run_log, detach
 from dlrun.schema import validate
 from dlrun.session import run_experiment
 
@@ -20,14 +20,6 @@ def _save_hydra_files(cfg, run_dir: Path, overrides) -> None:
     OmegaConf.save(OmegaConf.create(list(overrides)), hydra_dir / "overrides.yaml")
 
 
-def _attach_run_log(run_dir: Path) -> logging.Handler:
-    handler = logging.FileHandler(run_dir / "run.log")
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(min(logging.getLogger().level or logging.INFO, logging.INFO))
-    return handler
-
-
 def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     """Compose, validate (ConfigError on bad input), train, test; return the summary dict."""
     overrides = list(overrides or [])
@@ -36,9 +28,8 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     run_dir = Path(run_dir if run_dir is not None else cfg.hydra.run.dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _save_hydra_files(cfg, run_dir, overrides)
-    handler = _attach_run_log(run_dir)
+    handlers = attach_run_log(run_dir)
     try:
         return run_experiment(cfg, run_dir, show_console=show_console)
     finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+        detach(handlers)

@@ -67,3 +67,15 @@ def check_fits(content: dict, network, path) -> None:
     if problems:
         raise CheckpointError(f"{path} does not fit the model of this config (was model.* overridden?): "
                               + "; ".join(problems[:4]))
+
+
+def trained_spec(run_dir):
+    """The DataSpec the run in `run_dir` trained with (from its summary.json), or None."""
+    from dlrun.data.spec import DataSpec
+    from dlrun.summary import read_summary
+
+    try:
+        spec = read_summary(run_dir).get("spec")
+    except FileNotFoundError:
+        return None
+    return DataSpec(**{**spec, "input_shape": tuple(spec["input_shape"])}) if spec else None

@@ -14,20 +14,18 @@ import json
 import time
 from pathlib import Path
 
-from dlrun.commands.checkpoints import check_fits, checkpoint_file, read_checkpoint
+from dlrun.commands.checkpoints import trained_spec, check_fits, checkpoint_file, read_checkpoint
 from dlrun.commands.run_folder import UsageError, refuse, load_run_config, logging_to, split_arguments
 from dlrun.schema import ConfigError
-from dlrun.summary import read_summary
 from dlrun.transfer import CheckpointError
 
 USAGE = "usage: dlrun eval RUN_DIR [ckpt=best|last|PATH] [OVERRIDES...]   e.g. dlrun eval RUN_DIR ckpt=last data=digits"
 
 
 def _check_spec(spec, run_dir: Path, data_name: str) -> None:
-    trained = read_summary(run_dir).get("spec") if (run_dir / "summary.json").is_file() else None
-    here = {**spec.to_dict(), "input_shape": list(spec.input_shape)}
-    if trained and {**trained, "input_shape": list(trained["input_shape"])} != here:
-        raise CheckpointError(f"data={data_name} gives {here}, but the run trained on {trained}: "
+    trained = trained_spec(run_dir)
+    if trained and trained != spec:
+        raise CheckpointError(f"data={data_name} gives {spec.to_dict()}, but the run trained on {trained.to_dict()}: "
                               "eval needs data of the same spec (shapes, classes, task)")
 
 

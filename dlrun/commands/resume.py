@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlrun.commands.checkpoints import checkpoint_file, check_fits, read_checkpoint, require_training_state
+from dlrun.commands.checkpoints import trained_spec, checkpoint_file, check_fits, read_checkpoint, require_training_state
 from dlrun.commands.run_folder import UsageError, refuse, load_run_config, logging_to, save_config, split_arguments
 from dlrun.schema import ConfigError
-from dlrun.summary import read_summary
 from dlrun.transfer import CheckpointError
 
 USAGE = "usage: dlrun resume RUN_DIR [OVERRIDES...]   e.g. dlrun resume RUN_DIR trainer.max_epochs=40"
@@ -44,15 +43,13 @@ def _single_process(cfg) -> None:
 
 def resume_checkpoint(run_dir: Path, cfg) -> Path:
     """checkpoints/last.ckpt, checked: readable, with training state, fitting the model."""
-    from dlrun.data.spec import DataSpec
     from dlrun.models.registry import build_model
 
     path = checkpoint_file(run_dir, "last")
     content = read_checkpoint(path)
     require_training_state(content, path)
-    spec = read_summary(run_dir).get("spec") if (run_dir / "summary.json").is_file() else None
+    spec = trained_spec(run_dir)
     if spec:  # the shapes the run trained with; the data is loaded once, by the run itself
-        spec = DataSpec(**{**spec, "input_shape": tuple(spec["input_shape"])})
         check_fits(content, build_model(cfg.model, spec), path)
     return path
 

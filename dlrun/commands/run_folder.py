@@ -13,10 +13,10 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from dlrun.runlog import attach_run_log, detach
 from dlrun.schema import ConfigError, validate
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
-LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
 
 class UsageError(ValueError):
@@ -110,18 +110,13 @@ def save_config(cfg, run_dir, overrides) -> None:
 @contextmanager
 def logging_to(run_dir):
     """Console and the run folder's run.log (appended), as a training run logs, while inside."""
-    root, formatter = logging.getLogger(), logging.Formatter(LOG_FORMAT)
-    handlers = [logging.StreamHandler(sys.stdout), logging.FileHandler(Path(run_dir) / "run.log", mode="a")]
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    level, _ = root.level, root.setLevel(logging.INFO)
+    root = logging.getLogger()
+    level = root.level
+    handlers = attach_run_log(run_dir, console=sys.stdout)
     try:
         yield
     finally:
-        for handler in handlers:
-            root.removeHandler(handler)
-            handler.close()
+        detach(handlers)
         root.setLevel(level)
 
 

@@ -71,16 +71,21 @@ def text(cfg_data) -> list:
         return [f"data.path={str(path)!r}: the text file is empty"]
     # a UTF-8 character takes at most 4 bytes: when size / 4 characters are already enough,
     # a big file need not be read here
-    if _text_problems(size // 4, path, cfg_data) == []:
+    if text_length_problems(size // 4, path, cfg_data) == []:
         return []
+    text, problems = read_utf8(path)
+    return problems or text_length_problems(len(text), path, cfg_data)
+
+
+def read_utf8(path: Path):
+    """(the file's text, []) or (None, [why it is not UTF-8 text])."""
     try:
-        chars = len(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8"), []
     except UnicodeDecodeError as error:
-        return [f"data.path={str(path)!r}: not UTF-8 text ({error.reason} at byte {error.start})"]
-    return _text_problems(chars, path, cfg_data)
+        return None, [f"data.path={str(path)!r}: not UTF-8 text ({error.reason} at byte {error.start})"]
 
 
-def _text_problems(chars: int, path: Path, cfg_data) -> list:
+def text_length_problems(chars: int, path: Path, cfg_data) -> list:
     seq_len = cfg_data["seq_len"]
     if chars < seq_len + 1:
         return [f"data.path={str(path)!r}: the text has {chars} characters, too short for "

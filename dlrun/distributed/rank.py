@@ -11,8 +11,8 @@ from pathlib import Path
 
 from dlrun.distributed.env import global_rank
 from dlrun.distributed.records import update_record
+from dlrun.runlog import attach_run_log
 
-LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
 
 class _RankPrefix(logging.Filter):
@@ -31,12 +31,7 @@ def configure_rank_logging(run_dir: Path, rank: int) -> None:
     labelled with their rank. Under SLURM, Hydra has set up the handlers already."""
     root = logging.getLogger()
     if not root.handlers:
-        formatter = logging.Formatter(LOG_FORMAT)
-        for handler in (logging.StreamHandler(sys.stdout if rank == 0 else sys.stderr),
-                        logging.FileHandler(Path(run_dir) / "run.log")):
-            handler.setFormatter(formatter)
-            root.addHandler(handler)
-        root.setLevel(logging.INFO)
+        attach_run_log(run_dir, console=sys.stdout if rank == 0 else sys.stderr)
     if rank != 0:
         for handler in root.handlers:
             handler.setLevel(logging.ERROR)
