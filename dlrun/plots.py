@@ -12,11 +12,7 @@ def plot_curves(history, run_dir: Path):
     metrics = sorted({name.split("/", 1)[1] for name in names if "/" in name})
     if not metrics:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on servers
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
         for stage in ("train", "val"):
@@ -29,7 +25,7 @@ def plot_curves(history, run_dir: Path):
         axis.set_title(metric)
         axis.grid(alpha=0.3)
         axis.legend()
-    return _save(figure, run_dir, "curves.png")
+    return save_figure(figure, Path(run_dir) / "plots" / "curves.png")
 
 
 # Panels whose values span decades are drawn on a log axis.
@@ -42,11 +38,7 @@ def plot_diagnostics(panels: dict, run_dir: Path):
     kind (grad_norm, update_ratio, act_mean, ...), one line per layer; None when empty."""
     if not panels:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.8 * rows), squeeze=False)
@@ -64,16 +56,24 @@ def plot_diagnostics(panels: dict, run_dir: Path):
         axis.legend(fontsize=6, ncol=2)
     for axis in list(axes.flat)[len(panels):]:
         axis.set_visible(False)
-    return _save(figure, run_dir, "diagnostics.png")
+    return save_figure(figure, Path(run_dir) / "plots" / "diagnostics.png")
 
 
-def _save(figure, run_dir, name: str) -> Path:
-    """RUN_DIR/plots/NAME, and the figure closed (pyplot keeps every open one alive)."""
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: files only, no display on servers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(figure, path: Path) -> Path:
+    """Write the figure to `path` (folders made) and close it (pyplot keeps every open one alive)."""
+    path = Path(path)
     figure.tight_layout()
-    path = Path(run_dir) / "plots" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
+    pyplot().close(figure)
     return path

@@ -8,33 +8,16 @@ import math
 import re
 from pathlib import Path
 
-from dlrun.plots import LOG_SCALE_KINDS
+from dlrun.plots import LOG_SCALE_KINDS, pyplot, save_figure
 from dlrun.report.runs import format_value, run_label
 from dlrun.report.settings import config_value, field_value
 from dlrun.sweeps.plots import axis_scale, numeric_values
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on servers
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _colors(count: int) -> list:
-    plt = _pyplot()
+    plt = pyplot()
     palette = plt.get_cmap("tab10" if count <= 10 else "tab20")
     return [palette(index % palette.N) for index in range(count)]
-
-
-def _save(figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    _pyplot().close(figure)
-    return path
 
 
 def _natural(name: str) -> list:
@@ -58,7 +41,7 @@ def plot_curves(runs, metrics, path: Path):
     metrics = [metric for metric in metrics if any(run.history.series(metric) for run in runs)]
     if not metrics:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
         values = []
@@ -74,7 +57,7 @@ def plot_curves(runs, metrics, path: Path):
         axis.set(xlabel="step", ylabel=metric, title=metric)
         axis.grid(alpha=0.3)
     _legend_of_all(list(axes[0]))
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def first_sampled(history, kind: str) -> tuple:
@@ -90,7 +73,7 @@ def first_sampled(history, kind: str) -> tuple:
 
 def plot_layer_profile(runs, kind: str, path: Path):
     """`kind` (act_std, grad_norm, ...) per layer, in network order, at the first sampled step."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     drawn, values = False, []
     for run, color in zip(runs, _colors(len(runs))):
@@ -108,7 +91,7 @@ def plot_layer_profile(runs, kind: str, path: Path):
     axis.set(xlabel="layer (input to output)", ylabel=kind, title=f"{kind} per layer at the first sampled step")
     axis.grid(alpha=0.3)
     _legend_of_all([axis])
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _finite_number(value) -> bool:
@@ -141,7 +124,7 @@ def plot_versus(runs, key: str, fields, path: Path, by=None):
         return None
     numeric = numeric_values([x for x in xs if x is not None])
     order = sorted({format_value(x) for x in xs if x is not None}) if not numeric else None
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(fields), figsize=(5.2 * len(fields), 4.2), squeeze=False)
     lines = _series(runs, key, by)
     for axis, name in zip(axes[0], fields):
@@ -159,12 +142,12 @@ def plot_versus(runs, key: str, fields, path: Path, by=None):
         axis.set(xlabel=key, ylabel=name, title=f"{name} vs {key}")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_best_so_far(sweeps, path: Path):
     """Each sweep's best objective so far against its trial count: which search finds more."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 4.2))
     for sweep, color in zip(sweeps, _colors(len(sweeps))):
         pick = max if sweep.direction == "maximize" else min
@@ -181,4 +164,4 @@ def plot_best_so_far(sweeps, path: Path):
     axis.set(xlabel="trials run", ylabel=f"best {objective}", title=f"best {objective} so far")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)

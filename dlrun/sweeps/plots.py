@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dlrun.plots import pyplot, save_figure
+
 # A list of positive numbers spanning this ratio or more is drawn on a log axis too.
 LOG_SPAN = 100.0
 STATUS_STYLE = {"completed": ("tab:blue", "o"), "pruned": ("tab:orange", "x")}
@@ -25,15 +27,6 @@ def axis_scale(distribution, values) -> str:
     return "linear"
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on servers
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _file_name(key: str) -> str:
     return "objective_vs_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", key.lstrip("+~")) + ".png"
 
@@ -44,7 +37,7 @@ def plot_objective_vs_param(rows, key: str, distribution, objective: str, plots_
               if key in row.params and row.value is not None and row.status in STATUS_STYLE]
     if not points or not numeric_values([p[0] for p in points]):
         return None
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for status, (color, marker) in STATUS_STYLE.items():
         chosen = [(x, y) for x, y, s in points if s == status]
@@ -56,11 +49,7 @@ def plot_objective_vs_param(rows, key: str, distribution, objective: str, plots_
     axis.set_title(f"{objective} vs {key}")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    path = plots_dir / _file_name(key)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, plots_dir / _file_name(key))
 
 
 def plot_best_so_far(rows, objective: str, maximize: bool, plots_dir: Path):
@@ -72,7 +61,7 @@ def plot_best_so_far(rows, objective: str, maximize: bool, plots_dir: Path):
     for _, value in done:
         running = value if running is None else (max if maximize else min)(running, value)
         best.append(running)
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     numbers = [number for number, _ in done]
     axis.scatter(numbers, [value for _, value in done], c="tab:gray", s=14, label="trial")
@@ -82,11 +71,7 @@ def plot_best_so_far(rows, objective: str, maximize: bool, plots_dir: Path):
     axis.set_title(f"best {objective} so far")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    path = plots_dir / "best_so_far.png"
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, plots_dir / "best_so_far.png")
 
 
 def write_sweep_plots(rows, distributions: dict, objective: str, maximize: bool, sweep_dir) -> list:
