@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from dlrun.callbacks.choices import AVERAGERS
 from dlrun.data.spec import TASKS
+from dlrun.errors import ConfigError  # noqa: F401 - raised here, and imported from here by callers
 from dlrun.data.registry import DATASETS, data_entry, data_kind, data_problems
 from dlrun.distributed.strategies import STRATEGIES
 from dlrun.metrics import all_metric_names
@@ -22,14 +23,6 @@ from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
 from dlrun.registry import unknown_name_message
 from dlrun.schedule import SCHEDULES
-
-
-class ConfigError(ValueError):
-    """A config that must not start a run; str() holds one line per problem."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)

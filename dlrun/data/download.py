@@ -12,13 +12,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dlrun.errors import ConfigError
+
 log = logging.getLogger("dlrun")
 CHUNK = 1 << 20
 
 
 def _error(problem: str):
-    from dlrun.schema import ConfigError
-
     return ConfigError([problem])
 
 

@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.checks import CIFAR_BATCHES, IDX_FILES, idx_path
+from dlrun.errors import ConfigError
 
 
 def _bad(problem: str):
-    from dlrun.schema import ConfigError
-
     return ConfigError([problem])
 
 

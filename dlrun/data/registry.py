@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from dlrun.errors import ConfigError
 from dlrun.registry import load_object, lookup
 
 
@@ -76,8 +77,6 @@ def require_valid(cfg_data: Mapping) -> None:
     after a download, when files that validation skipped are there."""
     problems = data_problems(cfg_data)
     if problems:
-        from dlrun.schema import ConfigError
-
         raise ConfigError(problems)
 
 

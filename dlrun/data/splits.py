@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from dlrun.data.spec import DataSpec
+from dlrun.errors import ConfigError
 
 
 @dataclass
@@ -37,8 +38,6 @@ def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int, test=Non
     test_fraction = 0.0 if test is not None else cfg_data["test_fraction"]
     train, val, held_out = split_indices(len(inputs), cfg_data["val_fraction"], test_fraction, seed)
     if len(train) == 0 or len(val) == 0:  # e.g. a table with too few rows: a data problem, exit 2
-        from dlrun.schema import ConfigError
-
         raise ConfigError([f"data={cfg_data['name']}: {len(inputs)} samples leave train/val = {len(train)}/{len(val)} "
                            f"with data.val_fraction={cfg_data['val_fraction']}; every split needs at least one sample"])
     if test is None:

@@ -15,11 +15,10 @@ import torch
 from dlrun.data.registry import require_valid
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, standardized, tensor_splits
+from dlrun.errors import ConfigError
 
 
 def _bad(path: Path, problem: str):
-    from dlrun.schema import ConfigError
-
     return ConfigError([f"data.path={str(path)!r}: {problem}"])
 
 

@@ -13,11 +13,10 @@ import torch
 from dlrun.data.checks import read_utf8, text_length_problems
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, tensor_splits
+from dlrun.errors import ConfigError
 
 
 def load(cfg_data, seed: int) -> Splits:
-    from dlrun.schema import ConfigError
-
     path, seq_len = Path(cfg_data["path"]), cfg_data["seq_len"]
     # read once; validation may have judged a big file by its size alone, so check what was read
     text, problems = read_utf8(path)

@@ -1,0 +1,13 @@
+"""ConfigError: bad input that must not start a run (the CLI exits 2 with its lines). A leaf
+module, so that the data loaders can raise it without importing dlrun.schema (which
+imports them)."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """A config that must not start a run; str() holds one line per problem."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
