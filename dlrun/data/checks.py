@@ -21,10 +21,16 @@ CIFAR_ARCHIVE, CIFAR_FOLDER = "cifar-10-python.tar.gz", "cifar-10-batches-py"
 CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
+def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple:
+    """(train, val, test) sample counts of n by the fractions: the one rounding rule."""
+    n_test = int(round(n * test_fraction))
+    n_val = int(round(n * val_fraction))
+    return n - n_val - n_test, n_val, n_test
+
+
 def split_problems(n: int, cfg_data, what: str) -> list:
-    """Every split must hold at least one sample (the rounding is split_indices')."""
-    n_test = int(round(n * cfg_data["test_fraction"]))
-    n_val = int(round(n * cfg_data["val_fraction"]))
+    """Every split must hold at least one sample."""
+    _, n_val, n_test = split_sizes(n, cfg_data["val_fraction"], cfg_data["test_fraction"])
     if n_val >= 1 and n - n_val - n_test >= 1 and (n_test >= 1 or cfg_data["test_fraction"] == 0):
         return []
     return [f"{what}: {n} samples leave train/val/test = {n - n_val - n_test}/{n_val}/{n_test} with "

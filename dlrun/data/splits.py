@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from dlrun.data.checks import split_problems, split_sizes
 from dlrun.data.spec import DataSpec
 from dlrun.errors import ConfigError
 
@@ -25,8 +26,7 @@ class Splits:
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int):
     """Deterministic train/val/test index split from the seed."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_test = int(round(n * test_fraction))
-    n_val = int(round(n * val_fraction))
+    _, n_val, n_test = split_sizes(n, val_fraction, test_fraction)
     test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
     return train, val, test
 
@@ -36,10 +36,11 @@ def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int, test=Non
     (inputs, targets) pair, that is the test split: only val is split off the rest, and
     data.test_fraction is not used."""
     test_fraction = 0.0 if test is not None else cfg_data["test_fraction"]
+    # e.g. a table with too few rows: a data problem (exit 2), found when its rows are counted
+    problems = split_problems(len(inputs), {**cfg_data, "test_fraction": test_fraction}, f"data={cfg_data['name']}")
+    if problems:
+        raise ConfigError(problems)
     train, val, held_out = split_indices(len(inputs), cfg_data["val_fraction"], test_fraction, seed)
-    if len(train) == 0 or len(val) == 0:  # e.g. a table with too few rows: a data problem, exit 2
-        raise ConfigError([f"data={cfg_data['name']}: {len(inputs)} samples leave train/val = {len(train)}/{len(val)} "
-                           f"with data.val_fraction={cfg_data['val_fraction']}; every split needs at least one sample"])
     if test is None:
         test = (inputs[held_out], targets[held_out])
     return Splits(spec, (inputs[train], targets[train]), (inputs[val], targets[val]), test)
