@@ -139,7 +139,8 @@ def idx_path(root: Path, name: str):
     return None
 
 
-def _idx_header(path: Path, length: int) -> bytes:
+def read_idx_bytes(path: Path, length: int = -1) -> bytes:
+    """The first `length` bytes (all with -1) of an IDX file, gzipped or not."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         return handle.read(length)
@@ -157,7 +158,7 @@ def _data_bytes(path: Path) -> int:
 def idx_pair_problems(images: Path, labels: Path, shape: tuple) -> list:
     """An images/labels IDX pair: magic numbers, image size, counts, file lengths."""
     try:
-        image_head, label_head = _idx_header(images, 16), _idx_header(labels, 8)
+        image_head, label_head = read_idx_bytes(images, 16), read_idx_bytes(labels, 8)
     except (OSError, EOFError) as error:
         return [f"{images} / {labels}: cannot read ({error})"]
     if len(image_head) < 16 or struct.unpack(">I", image_head[:4])[0] != IDX_IMAGES:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlrun.data.checks import CIFAR_BATCHES, IDX_FILES, idx_path
+from dlrun.data.checks import CIFAR_BATCHES, IDX_FILES, idx_path, read_idx_bytes
 from dlrun.errors import ConfigError
 
 
@@ -23,22 +23,16 @@ def _bad(problem: str):
     return ConfigError([problem])
 
 
-def _idx_bytes(path: Path) -> bytes:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        return handle.read()
-
-
 def read_idx_labels(root: Path, split: str):
     """Labels (N,) int64 of the 'train' or 'test' IDX label file in root."""
-    data = _idx_bytes(idx_path(root, IDX_FILES[split][1]))
+    data = read_idx_bytes(idx_path(root, IDX_FILES[split][1]))
     return np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64)
 
 
 def read_idx(root: Path, split: str):
     """(images (N, 1, H, W) uint8, labels (N,) int64) of the 'train' or 'test' IDX pair in root
     (validated by dlrun.data.checks before this runs)."""
-    data = _idx_bytes(idx_path(root, IDX_FILES[split][0]))
+    data = read_idx_bytes(idx_path(root, IDX_FILES[split][0]))
     count, rows, cols = (int(v) for v in np.frombuffer(data, dtype=">u4", count=4)[1:])
     pixels = np.frombuffer(data, dtype=np.uint8, offset=16)
     return pixels.reshape(count, 1, rows, cols), read_idx_labels(root, split)

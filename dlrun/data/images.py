@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlrun.data.checks import CIFAR_ARCHIVE, cifar_source
+from dlrun.data.checks import CIFAR_ARCHIVE, CIFAR_BATCHES, IDX_FILES, cifar_source
 from dlrun.data.image_files import raw_idx, read_cifar, read_idx, read_idx_labels
 from dlrun.data.registry import data_problems, require_valid
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, split_indices, tensor_splits
 
-_IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-              "t10k-labels-idx1-ubyte.gz")
+_IDX_NAMES = tuple(f"{name}.gz" for pair in IDX_FILES.values() for name in pair)  # as published
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def _arrays(cfg_data, root: Path):
     for IDX images when data.in_memory is false."""
     if cfg_data["name"] == "cifar10":
         batches = read_cifar(cifar_source(root))
-        train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
+        train = [batches[name] for name in CIFAR_BATCHES[:-1]]  # the last one is test_batch
         return ((np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])),
                 batches["test_batch"])
     if cfg_data["in_memory"]:
