@@ -3,12 +3,12 @@ Markdown page that shows it with the figures."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 from dlrun.report.figures import first_sampled
 from dlrun.report.runs import format_value
 from dlrun.report.settings import field_value
+from dlrun.sweeps.report import sweep_command
 
 DIGITS = 4  # significant digits in the table
 
@@ -69,14 +69,6 @@ def best_per_sweep(sweeps) -> list:
     return lines
 
 
-def sweep_command(sweep) -> str:
-    """The `dlrun -m ...` that ran the sweep: its fixed overrides, its whole search space
-    (the experiment's and the command line's) and Hydra's overrides."""
-    record = sweep.record
-    space = [f"{key}={text}" for key, text in record.get("search_space", {}).items()]
-    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", [])])
-
-
 def write_page(sweeps, settings, figures: dict, out_dir: Path) -> Path:
     """report.md in out_dir; `figures` is {title: png path} (paths in out_dir)."""
     names = " + ".join(dict.fromkeys(sweep.name for sweep in sweeps))
@@ -85,7 +77,7 @@ def write_page(sweeps, settings, figures: dict, out_dir: Path) -> Path:
     if settings.claim:
         lines += [f"**Claim.** {settings.claim}", ""]
     lines += ["**Ran with**", ""]
-    lines += [f"- `{sweep_command(sweep)}` -> `{sweep.folder}`" for sweep in sweeps]
+    lines += [f"- `{sweep_command(sweep.record)}` -> `{sweep.folder}`" for sweep in sweeps]
     lines += ["", f"Objective: `{objective}` ({sweeps[0].direction}).", "", "## Runs", ""]
     lines += markdown_table(*study_table(sweeps, settings))
     if len(sweeps) > 1:

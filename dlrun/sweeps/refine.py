@@ -8,9 +8,8 @@ options, the options the best trials used.
 from __future__ import annotations
 
 import math
-import shlex
 
-from dlrun.sweeps.report import trial_distributions, trial_rows
+from dlrun.sweeps.report import sweep_command, trial_distributions, trial_rows
 from dlrun.sweeps.space import override_value, parse_space
 from dlrun.sweeps.study import sweep_record
 
@@ -87,4 +86,4 @@ def refine_command(study, top: int = None) -> str:
               for key, text in record.get("search_space", {}).items()]
     # a grid (no n_trials) stays a grid over the kept options
     size = [f"hydra.sweeper.n_trials={record['n_trials']}"] if record.get("n_trials") else []
-    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *params, *record.get("hydra_overrides", []), *size])
+    return sweep_command(record, space=params, extra=size)

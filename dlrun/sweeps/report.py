@@ -76,11 +76,17 @@ def reproduce_command(row: TrialRow) -> str:
     return shlex.join(["dlrun", *(o for o in row.overrides if _group_of(o) not in SWEEP_ONLY_GROUPS)])
 
 
+def sweep_command(record: dict, space=None, extra=()) -> str:
+    """The `dlrun -m ...` of a sweep's record: its fixed overrides, its search space (or
+    `space`, a list of KEY=SPACE overrides), Hydra's overrides, then `extra`."""
+    if space is None:
+        space = [f"{key}={text}" for key, text in record.get("search_space", {}).items()]
+    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", []), *extra])
+
+
 def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
     """`dlrun -m ...` that continues this sweep in its folder up to n_trials."""
-    space = [f"{key}={text}" for key, text in record.get("search_space", {}).items()]
-    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", []),
-                       f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.n_trials={n_trials}"])
+    return sweep_command(record, extra=[f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.n_trials={n_trials}"])
 
 
 def _format(value) -> str:
