@@ -1,6 +1,8 @@
 """summary.json: the run's contract with everything after it (sweeps, reports, tests).
 
-Written at the end of every run, completed or not; `read_summary` is the one reader.
+Written when the run takes its folder (status `running`) and again at its end, completed or
+not; `read_summary` is the one reader. A `running` summary whose owner is gone (kill -9, a
+lost node) reads as `crashed`.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import math
 import time
 from pathlib import Path
 
-from dlrun import __version__
+from dlrun import __version__, atomic
+from dlrun.ownership import live_owner, read_owner
 
 SUMMARY_FILE = "summary.json"
-STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned")
+STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned", "crashed")
 
 
 def _clean(value):
@@ -53,15 +56,19 @@ def new_summary(name: str, run_dir: Path, config: dict, objective: str) -> dict:
 
 
 def write_summary(summary: dict, run_dir: Path) -> Path:
-    path = Path(run_dir) / SUMMARY_FILE
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(_clean(summary), indent=2, sort_keys=False))
-    temporary.replace(path)  # atomic: a reader never sees half a summary
-    return path
+    # atomic: a reader never sees half a summary, a full disk keeps the previous one
+    return atomic.write_text(Path(run_dir) / SUMMARY_FILE, json.dumps(_clean(summary), indent=2, sort_keys=False))
 
 
 def read_summary(run_dir) -> dict:
     path = Path(run_dir) / SUMMARY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no {SUMMARY_FILE} (is {run_dir} a dlrun run folder?)")
-    return json.loads(path.read_text())
+    summary = json.loads(path.read_text())
+    if summary.get("status") == "running" and live_owner(run_dir) is None:
+        owner = read_owner(run_dir)
+        who = owner.describe() if owner else "its process"
+        summary["status"] = "crashed"
+        summary["error"] = (f"{who} stopped without a word (killed, or its node was lost); "
+                            f"`dlrun resume {run_dir}` continues from the last checkpoint")
+    return summary
