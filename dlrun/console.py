@@ -32,10 +32,10 @@ def on_terminal() -> bool:
 
 class ConsoleFilter(logging.Filter):
     """The console handler's filter (conf/config.yaml, hydra.job_logging): in a sweep trial only
-    the sweep's own lines and errors reach the console; run.log keeps everything."""
+    the sweep's own lines, warnings and errors reach the console; run.log keeps everything."""
 
     def filter(self, record) -> bool:
-        if record.levelno >= logging.ERROR or record.name.startswith("dlrun.sweep"):
+        if record.levelno >= logging.WARNING or record.name.startswith("dlrun.sweep"):
             return True
         return not in_sweep_trial()
 
