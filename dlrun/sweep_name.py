@@ -9,11 +9,17 @@ Hydra composes a sweep's own config without its swept values, so `${name}` alone
 every sweep after the default model and data. Each trial resolves hydra.sweep.dir again from
 its own overrides; the resolver is cached on its arguments' text, and Hydra copies the sweep's
 cache into every trial's config, so the trials land in the folder the sweep named.
+
+The resolver is registered by SweepNameResolver, a Hydra callback (hydra.callbacks in
+conf/config.yaml): Hydra makes its callbacks before the sweeper resolves hydra.sweep.dir, and
+hands the registered resolvers to launcher workers (joblib, submitit) with its own state.
 """
 
 from __future__ import annotations
 
 import re
+
+from hydra.experimental.callback import Callback
 
 RESOLVER = "dlrun.sweep_name"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -26,6 +32,13 @@ def register_sweep_name() -> None:
 
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, sweep_name, use_cache=True)
+
+
+class SweepNameResolver(Callback):
+    """Registers the resolver when Hydra makes its callbacks (a run's and a sweep's alike)."""
+
+    def __init__(self) -> None:
+        register_sweep_name()
 
 
 def _label(override) -> str:
