@@ -17,6 +17,7 @@ USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra ov
        dlrun eval RUN_DIR [ckpt=best|last|PATH] [OVERRIDES...]
                                        test a run's checkpoint (data=... for other data of the same spec)
        dlrun summary SWEEP_DIR         a sweep's trials sorted by the objective, plots, the best trial's command
+       dlrun summary RUN_DIR           a run's result and status (`crashed`: killed without a word; resume it)
        dlrun refine SWEEP_DIR [top=K]  a narrower search space around the best trials, as a command
        dlrun report SWEEP_DIR... [out=DIR]
                                        a study's overlaid curves, table and Markdown page (SWEEP_DIR/report/)
@@ -24,6 +25,7 @@ USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra ov
 """
 
 # Hydra flags after which no training happens, or a sweep does: no pre-validation then.
+RUN_DIR_KEY = "hydra.run.dir"
 HYDRA_PASSTHROUGH = ("-m", "--multirun", "--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i",
                      "--shell-completion", "-sc", "--resolve", "-p", "--package", "--config-path", "-cp",
                      "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun")
@@ -34,15 +36,15 @@ def _fail(problems, code: int = 2):
     return code
 
 
-def _composed(overrides):
+def _composed(overrides, keep_hydra: bool = False):
     """(validated config, None) or (None, exit code after printing the problems)."""
     from dlrun.compose import compose, without_hydra
     from dlrun.schema import ConfigError, validate
 
     try:
-        cfg = compose(overrides)
-        validate(cfg)
-        return without_hydra(cfg), None
+        cfg = compose(overrides, return_hydra_config=keep_hydra)
+        validate(without_hydra(cfg) if keep_hydra else cfg)
+        return (cfg if keep_hydra else without_hydra(cfg)), None
     except ConfigError as error:
         return None, _fail(error.problems)
 
@@ -102,6 +104,19 @@ def cmd_eval(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    """A sweep folder's table, or a run folder's result (a run killed without a word reads
+    as crashed there, from its stale owner)."""
+    from pathlib import Path
+
+    from dlrun.summary import SUMMARY_FILE
+
+    if args and (Path(args[0]) / SUMMARY_FILE).is_file():
+        from dlrun.console import print_result
+        from dlrun.summary import read_summary
+
+        summary = read_summary(args[0])
+        print_result(summary)
+        return 0
     from dlrun.sweeps.commands import summary_main
 
     return summary_main(args)
@@ -123,12 +138,34 @@ SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate, "resume
                "summary": cmd_summary, "refine": cmd_refine, "report": cmd_report}
 
 
-def run_hydra(args) -> int:
-    """Pre-validate a single run (exit 2 on a bad config), then hand argv to Hydra."""
-    if not any(arg.split("=")[0] in HYDRA_PASSTHROUGH for arg in args):
-        _, code = _composed(args)
-        if code is not None:
-            return code
+def _quoted(text: str) -> str:
+    """A value in Hydra's override grammar, whatever characters a path holds."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _claim_run_dir(args):
+    """(args naming the run folder this process has claimed, that folder, None), or
+    (None, None, exit code).
+    Claimed before Hydra starts: Hydra would write into a folder shared by every run
+    started in the same second."""
+    from omegaconf import OmegaConf
+
+    from dlrun.run_dirs import claim
+    from dlrun.schema import ConfigError
+
+    cfg, code = _composed(args, keep_hydra=True)
+    if cfg is None:
+        return None, None, code
+    named = any(arg.split("=")[0].lstrip("+") == RUN_DIR_KEY for arg in args)
+    try:
+        run_dir = claim(OmegaConf.select(cfg, RUN_DIR_KEY), named)
+    except ConfigError as error:
+        return None, None, _fail(error.problems)
+    kept = [arg for arg in args if arg.split("=")[0].lstrip("+") != RUN_DIR_KEY]
+    return kept + [f"{RUN_DIR_KEY}={_quoted(str(run_dir))}"], run_dir, None
+
+
+def _run_app(args) -> int:
     from dlrun.app import hydra_main
 
     sys.argv = ["dlrun", *args]
@@ -138,6 +175,28 @@ def run_hydra(args) -> int:
         print(f"dlrun: {stop or 'stopped'}", file=sys.stderr)
         return 130
     return 0
+
+
+def run_hydra(args) -> int:
+    """A single run: validate (exit 2 on a bad config), claim and hold its own run folder,
+    then hand argv to Hydra. Sweeps and Hydra's own flags go to Hydra as they are."""
+    from dlrun.distributed.env import external_world_size
+
+    # ranks started by SLURM or torchrun share one folder that every rank must compute alike:
+    # rank zero holds it once the run starts (dlrun.session)
+    if any(arg.split("=")[0] in HYDRA_PASSTHROUGH for arg in args) or external_world_size() > 1:
+        return _run_app(args)
+    args, run_dir, code = _claim_run_dir(args)
+    if args is None:
+        return code
+    from dlrun.run_dirs import holding
+    from dlrun.schema import ConfigError
+
+    try:
+        with holding(run_dir):
+            return _run_app(args)
+    except ConfigError as error:
+        return _fail(error.problems)
 
 
 def main(argv=None) -> None:

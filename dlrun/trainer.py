@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from lightning.pytorch.profilers import AdvancedProfiler, PassThroughProfiler, SimpleProfiler
 
 from dlrun.callbacks.activations import activations_callback
+from dlrun.checkpoint_io import AtomicCheckpointIO
 from dlrun.callbacks.averaging import averaging_callback
 from dlrun.callbacks.divergence import divergence_callback
 from dlrun.callbacks.grad_norm import grad_norm_callback
@@ -100,10 +101,9 @@ def build_callbacks(cfg, run_dir: Path) -> list:
 def build_loggers(cfg, run_dir: Path) -> list:
     loggers = []
     if cfg.logger.get("csv", False):
-        from lightning.pytorch.loggers import CSVLogger
+        from dlrun.loggers.csv_logger import csv_logger
 
-        # name="" and version="" put metrics.csv straight into the run folder
-        loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
+        loggers.append(csv_logger(run_dir))
     if cfg.logger.get("wandb"):
         from dlrun.loggers.wandb_logger import wandb_logger
 
@@ -187,6 +187,7 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
         enable_checkpointing=cfg.callbacks.checkpoint.save_best,  # else Lightning adds its own epoch=N checkpoints
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],  # checkpoints written atomically, with their SHA-256
         logger=build_loggers(cfg, run_dir) or False,
         callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks),
     )
