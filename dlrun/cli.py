@@ -9,7 +9,7 @@ import sys
 
 USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra overrides: optim=sgd optim.lr=0.1)
        dlrun -m [OVERRIDES...]         sweep (comma lists, or interval/choice search spaces)
-       dlrun ls [GROUP]                config groups and their options
+       dlrun ls [GROUP]                config groups and their options (--config-dir DIR: yours too)
        dlrun show [OVERRIDES...]       the composed, resolved config
        dlrun validate [OVERRIDES...]   check a config without running it
        dlrun resume RUN_DIR [OVERRIDES...]
@@ -23,67 +23,48 @@ USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra ov
        dlrun --help                    Hydra's help: groups, the config, its flags
 """
 
-# Hydra flags after which no training happens, or a sweep does: no pre-validation then.
-HYDRA_PASSTHROUGH = ("-m", "--multirun", "--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i",
-                     "--shell-completion", "-sc", "--resolve", "-p", "--package", "--config-path", "-cp",
-                     "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun")
-
 
 def _fail(problems, code: int = 2):
     print("dlrun: config error:\n  " + "\n  ".join(problems), file=sys.stderr)
     return code
 
 
-def _composed(overrides):
-    """(validated config, None) or (None, exit code after printing the problems)."""
-    from dlrun.compose import compose, without_hydra
-    from dlrun.schema import ConfigError, validate
+def _checked(args, outputs: bool = True):
+    """(dlrun.precheck.Checked, None), or (None, exit code after printing the problems)."""
+    from dlrun.precheck import check_command_line
+    from dlrun.schema import ConfigError
 
     try:
-        cfg = compose(overrides)
-        validate(cfg)
-        return without_hydra(cfg), None
+        return check_command_line(args, outputs=outputs), None
     except ConfigError as error:
         return None, _fail(error.problems)
 
 
 def cmd_ls(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from dlrun.commands.listing import main as listing
 
-    from dlrun.catalogue import default_choices, groups
-
-    catalogue, defaults = groups(), default_choices()
-    wanted = args[:1]
-    if wanted and wanted[0] not in catalogue:
-        return _fail([f"ls {wanted[0]}: no such group; groups: {', '.join(catalogue)}"])
-    table = Table(show_header=True, header_style="bold")
-    for column in ("group", "option", "description"):
-        table.add_column(column)
-    for group, options in catalogue.items():
-        if wanted and group != wanted[0]:
-            continue
-        for option, text in options.items():
-            marker = " (default)" if defaults.get(group) == option else ""
-            table.add_row(group, option + marker, text)
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    return 0
+    return listing(args)
 
 
 def cmd_show(args) -> int:
     from omegaconf import OmegaConf
 
-    cfg, code = _composed(args)
-    if cfg is None:
+    from dlrun.compose import without_hydra
+
+    checked, code = _checked(args, outputs=False)
+    if checked is None:
         return code
-    print(OmegaConf.to_yaml(cfg), end="")
+    print(OmegaConf.to_yaml(without_hydra(checked.config)), end="")
     return 0
 
 
 def cmd_validate(args) -> int:
-    cfg, code = _composed(args)
-    if cfg is None:
+    from dlrun.compose import without_hydra
+
+    checked, code = _checked(args)
+    if checked is None:
         return code
+    cfg = without_hydra(checked.config)
     print(f"ok: model={cfg.model.get('name', cfg.model.get('_target_'))} data={cfg.data.name} "
           f"optim={cfg.optim.name} lr={cfg.optim.lr} schedule={cfg.schedule.name} hardware={cfg.hardware.name}")
     return 0
@@ -124,11 +105,10 @@ SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate, "resume
 
 
 def run_hydra(args) -> int:
-    """Pre-validate a single run (exit 2 on a bad config), then hand argv to Hydra."""
-    if not any(arg.split("=")[0] in HYDRA_PASSTHROUGH for arg in args):
-        _, code = _composed(args)
-        if code is not None:
-            return code
+    """Check the command line (exit 2 on bad input, before any folder exists), then hand argv to Hydra."""
+    _, code = _checked(args)
+    if code is not None:
+        return code
     from dlrun.app import hydra_main
 
     sys.argv = ["dlrun", *args]
