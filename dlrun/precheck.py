@@ -38,6 +38,8 @@ def _search_space(line: CommandLine, base):
             return parse_space(line.overrides, configured, config_loader=hydra.config_loader)
     except SearchSpaceError as error:
         raise ConfigError([str(error)]) from None
+    except ValueError as error:  # e.g. Optuna refusing an empty choice (glob() matching nothing)
+        raise ConfigError([f"the sweep's search space: {error}"]) from None
 
 
 def sweep_points(space) -> list:

@@ -26,6 +26,7 @@ from dlrun.overrides import shown
 from dlrun.registry import unknown_name_message
 from dlrun.run_length import run_length_problems
 from dlrun.structure import structure_problems
+from dlrun.transfer import checkpoint_problems
 from dlrun.schedule import SCHEDULES
 
 
@@ -295,6 +296,7 @@ def validate(cfg) -> None:
     if not problems:
         # data problems (task choice, split sizes, files: headers only) before the model/data fit;
         # the run's length (batches from the data's size) last
-        problems = _name_problems(cfg) or data_problems(cfg["data"]) or _fit_problems(cfg) or run_length_problems(cfg)
+        problems = (_name_problems(cfg) or data_problems(cfg["data"]) or _fit_problems(cfg)
+                    or checkpoint_problems(cfg["init"]) or run_length_problems(cfg))
     if problems:
         raise ConfigError(problems)
