@@ -149,6 +149,30 @@ def _known_keys(group: str, overrides, source: ConfigSource, multirun: bool) -> 
     return sorted(node.keys()) if hasattr(node, "keys") else []
 
 
+def _value_of(key: str, overrides) -> str:
+    return next((o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), "...")
+
+
+def _defaults_list_problem(text: str, overrides):
+    """Overrides of Hydra's defaults list and +/~ prefixes used the wrong way round."""
+    unlisted = re.search(r"Could not override '([^']+)'\. No match in the defaults list", text)
+    if unlisted:
+        key = unlisted.group(1)
+        return f"{key}={_value_of(key, overrides)}: {key} is not in the defaults list; add it with +{key}=..."
+    taken = re.search(r"Could not append to config\. An item is already at '([^']+)'", text)
+    if taken:
+        key = taken.group(1)
+        return f"+{key}={_value_of(key, overrides)}: {key} is already set; drop the + ({key}=...)"
+    absent = re.search(r"Could not delete from config\. '([^']+)' does not exist", text)
+    if absent:
+        return f"~{absent.group(1)}: no such key to delete"
+    twice = re.search(r"(\S+) appears more than once in the final defaults list", text)
+    if twice:
+        group = twice.group(1)
+        return f"+{group}={_value_of(group, overrides)}: {group} is already chosen; drop the + ({group}=...)"
+    return None
+
+
 def _missing_config(text: str, source: ConfigSource):
     primary = re.search(r"Cannot find primary config '([^']+)'", text)
     if primary:
@@ -176,7 +200,7 @@ def explain_composition_error(error, overrides, source: ConfigSource = DLRUN_CON
         close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
         guess = f" (did you mean {close[0]!r}?)" if close else f" (add it with +{key}={value} if it is meant to be new)"
         return f"{key}={value}: unknown key{allowed}{guess}"
-    missing = _missing_config(text, source)
+    missing = _missing_config(text, source) or _defaults_list_problem(text, overrides)
     if missing:
         return missing
     first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
