@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_cli
 
 LONG_NAME = "n" * 5000
 WIDE = "9" * 5000
@@ -68,6 +68,7 @@ V = "validate"
 CASES = [
     # numbers: non-finite, out of range
     ("lr nan", [V, "optim.lr=nan"], ["optim.lr=nan", "finite"]),
+    ("lr inf", [V, "optim.lr=inf"], ["optim.lr=inf"]),
     ("lr 1e400", [V, "optim.lr=1e400"], ["optim.lr=inf"]),
     ("lr negative", [V, "optim.lr=-1"], ["optim.lr=-1", "> 0"]),
     ("gamma nan", [V, "schedule=step", "schedule.gamma=nan"], ["schedule.gamma=nan"]),
@@ -146,6 +147,7 @@ CASES = [
     ("validate -m misspelt key", [V, "-m", "optim.lrr=0.1"], ["optim.lrr=0.1"]),
     # subcommands
     ("show nan", ["show", "optim.lr=nan"], ["optim.lr=nan"]),
+    ("show with --config-dir YAML error", ["show", "--config-dir", "mine", "model=broken"], ["broken.yaml:4:6"]),
     ("ls unknown group", ["ls", "nosuch"], ["ls nosuch"]),
     ("ls missing --config-dir", ["ls", "--config-dir=missing"], ["--config-dir=missing"]),
     ("eval without a run folder", ["eval"], ["RUN_DIR"]),
@@ -164,6 +166,7 @@ CASES = [
     ("run warmup longer than the run", ["schedule.warmup_steps=100000"], ["schedule.warmup_steps=100000"]),
     ("run csv header only", ["data=table", "data.path=header_only.csv", "data.target=label"], ["no data rows"]),
     ("run YAML error with --config-dir", ["--config-dir=mine", "model=broken"], ["broken.yaml:4:6"]),
+    ("run unknown option with --config-dir", ["--config-dir=mine", "model=nosuch"], ["model=nosuch", "small"]),
     ("sweep misspelt key", ["-m", "optim.lrr=0.1"], ["optim.lrr=0.1", "did you mean 'lr'"]),
     ("sweep bad second choice", ["-m", "model=mlp,nosuch"], ["model=nosuch"]),
     ("sweep nan", ["-m", "optim.lr=nan,0.1"], ["optim.lr=nan"]),
@@ -228,3 +231,17 @@ def test_bad_input_exits_2_in_at_most_3_lines_naming_the_key(outcomes, name, arg
     for text in expected:
         assert text in output, f"{text!r} missing from: {output}"
     assert outcome["new_folders"] == [], f"folders made by a refused command: {outcome['new_folders']}"
+
+
+def test_ls_show_validate_take_config_dir_and_list_your_options(tmp_path):
+    _user_configs(tmp_path)
+    listed = run_cli(["ls", "model", "--config-dir", "mine"], cwd=tmp_path)
+    assert listed.returncode == 0, listed.output
+    small = next(line for line in listed.stdout.splitlines() if " small " in line)
+    assert "a small mlp" in small and str(tmp_path / "mine") in small
+    assert "mlp (default)" in listed.stdout and "cnn" in listed.stdout  # dlrun's own options too
+    shown = run_cli(["show", "--config-dir=mine", "model=small"], cwd=tmp_path)
+    assert shown.returncode == 0 and "width: 8" in shown.stdout, shown.output
+    checked = run_cli(["validate", "--config-dir=mine", "model=small", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: model=mlp"), checked.output
+    assert not (tmp_path / "r").exists() and not list(tmp_path.glob(".dlrun-check-*"))
