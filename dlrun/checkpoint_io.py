@@ -3,7 +3,7 @@
 Every checkpoint (best.ckpt, last.ckpt) is serialised in memory, written to a temporary
 file beside its target and renamed into place (dlrun.atomic), so a kill or a full disk
 leaves the previous good checkpoint loadable. Its SHA-256 goes to `NAME.ckpt.sha256`
-(sha256sum's format: `sha256sum -c` checks it too); readers verify it before loading.
+(dlrun.checkpoint_files: sha256sum's format); readers verify it before loading.
 """
 
 from __future__ import annotations
@@ -16,13 +16,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from dlrun import atomic
-
-DIGEST_SUFFIX = ".sha256"
-
-
-def digest_path(path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + DIGEST_SUFFIX)
+from dlrun.checkpoint_files import sidecar, sidecar_text
 
 
 def write_checkpoint(checkpoint: dict, path) -> None:
@@ -32,7 +26,9 @@ def write_checkpoint(checkpoint: dict, path) -> None:
     data = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_bytes(path, data)
-    atomic.write_text(digest_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    # the checkpoint first: a kill between the two renames leaves a pair that reads as
+    # corrupt (refused, named), never a stale checkpoint that passes
+    atomic.write_text(sidecar(path), sidecar_text(path, hashlib.sha256(data).hexdigest()))
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -43,4 +39,4 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def remove_checkpoint(self, path) -> None:
         super().remove_checkpoint(path)
-        digest_path(path).unlink(missing_ok=True)
+        sidecar(path).unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from dlrun import __version__, atomic
+from dlrun.checkpoint_files import as_recorded, recorded_path
 from dlrun.ownership import live_owner, read_owner
 
 SUMMARY_FILE = "summary.json"
@@ -60,18 +61,9 @@ def new_summary(name: str, run_dir: Path, config: dict, objective: str) -> dict:
 FILE_FIELDS = ("best_checkpoint", "last_checkpoint")
 
 
-def _relative(path, run_dir: Path):
-    if not path:
-        return path
-    try:
-        return str(Path(path).resolve().relative_to(run_dir.resolve()))
-    except ValueError:  # outside the folder (a user's path): kept as it is
-        return str(path)
-
-
 def write_summary(summary: dict, run_dir: Path) -> Path:
     run_dir = Path(run_dir)
-    stored = dict(summary, **{field: _relative(summary.get(field), run_dir) for field in FILE_FIELDS})
+    stored = dict(summary, **{field: as_recorded(run_dir, summary[field]) for field in FILE_FIELDS if summary.get(field)})
     # atomic: a reader never sees half a summary, a full disk keeps the previous one
     return atomic.write_text(run_dir / SUMMARY_FILE, json.dumps(_clean(stored), indent=2, sort_keys=False))
 
@@ -79,7 +71,7 @@ def write_summary(summary: dict, run_dir: Path) -> Path:
 def with_absolute_paths(summary: dict, run_dir) -> dict:
     """The summary of the folder where it lies now: run_dir and its files absolute."""
     run_dir = Path(run_dir).resolve()
-    paths = {field: str(run_dir / summary[field]) for field in FILE_FIELDS if summary.get(field)}
+    paths = {field: str(recorded_path(run_dir, summary[field])) for field in FILE_FIELDS if summary.get(field)}
     return dict(summary, run_dir=str(run_dir), **paths)
 
 

@@ -24,18 +24,26 @@ class DataEntry:
     check: Optional[str] = None
     # next-token data: a model must not read ahead (validation refuses bidirectional models)
     causal: bool = False
+    # "module:function"; function(cfg_data) -> samples to split, or None (dlrun.data.sizes)
+    size: Optional[str] = None
+    # the files hold a test split: only val is split off, data.test_fraction is not used
+    official_test: bool = False
 
     def kind(self, cfg_data: Mapping) -> tuple:
         return self.modality, cfg_data.get("task") or self.tasks[0]
 
 
 def _generated(loader: str, modality: str, *tasks: str) -> DataEntry:
-    return DataEntry(loader, modality, tasks, "dlrun.data.checks:generated")
+    return DataEntry(loader, modality, tasks, "dlrun.data.checks:generated", size="dlrun.data.sizes:generated")
+
+
+def _published_images(check: str, size: str) -> DataEntry:
+    return DataEntry("dlrun.data.images:load", *_IMAGE, check, size=size, official_test=True)
 
 
 _IMAGE = ("image", ("classification",))
 DATASETS: dict[str, DataEntry] = {
-    "digits": DataEntry("dlrun.data.digits:load", *_IMAGE),
+    "digits": DataEntry("dlrun.data.digits:load", *_IMAGE, size="dlrun.data.sizes:digits"),
     "moons": _generated("dlrun.data.toys:load", "vector", "classification"),
     "circles": _generated("dlrun.data.toys:load", "vector", "classification"),
     "blobs": _generated("dlrun.data.toys:load", "vector", "classification"),
@@ -45,11 +53,13 @@ DATASETS: dict[str, DataEntry] = {
     "parity": _generated("dlrun.data.sequences:load", "tokens", "classification", "sequence"),
     "adding": _generated("dlrun.data.sequences:load", "tokens", "regression", "classification"),
     "brackets": _generated("dlrun.data.sequences:load", "tokens", "classification"),
-    "text": DataEntry("dlrun.data.text:load", "tokens", ("sequence",), "dlrun.data.checks:text", causal=True),
-    "table": DataEntry("dlrun.data.table:load", "vector", ("classification", "regression"), "dlrun.data.checks:table"),
-    "mnist": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:idx_images"),
-    "fashion_mnist": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:idx_images"),
-    "cifar10": DataEntry("dlrun.data.images:load", *_IMAGE, "dlrun.data.checks:cifar10"),
+    "text": DataEntry("dlrun.data.text:load", "tokens", ("sequence",), "dlrun.data.checks:text", causal=True,
+                      size="dlrun.data.sizes:text"),
+    "table": DataEntry("dlrun.data.table:load", "vector", ("classification", "regression"), "dlrun.data.checks:table",
+                       size="dlrun.data.sizes:table"),
+    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
+    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
+    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10"),
 }
 
 
@@ -69,7 +79,43 @@ def data_problems(cfg_data: Mapping) -> list:
     task = entry.kind(cfg_data)[1]
     if task not in entry.tasks:
         return [f"data.task={task!r}: data={cfg_data['name']} poses {' or '.join(entry.tasks)} tasks"]
-    return load_object(entry.check)(cfg_data) if entry.check else []
+    problems = load_object(entry.check)(cfg_data) if entry.check else []
+    return problems or _split_problems(cfg_data, entry)
+
+
+def _split_fractions(cfg_data: Mapping, entry: DataEntry) -> dict:
+    return {**cfg_data, "test_fraction": 0.0} if entry.official_test else dict(cfg_data)
+
+
+def _split_problems(cfg_data: Mapping, entry: DataEntry) -> list:
+    """Every split gets a sample: counted where the size is known, else by the fractions."""
+    from dlrun.data.checks import split_problems
+
+    fractions = _split_fractions(cfg_data, entry)
+    n = sample_count(cfg_data)
+    if n is not None:
+        return split_problems(n, fractions, f"data={cfg_data['name']}")
+    if fractions["val_fraction"] + fractions["test_fraction"] < 1:
+        return []
+    return [f"data.val_fraction={fractions['val_fraction']} and data.test_fraction={fractions['test_fraction']} "
+            "leave no training samples: their sum must be below 1"]
+
+
+def sample_count(cfg_data: Mapping):
+    """Samples the config's data splits, where cheap to know before loading; else None."""
+    entry = data_entry(cfg_data["name"])
+    return load_object(entry.size)(cfg_data) if entry.size else None
+
+
+def train_samples(cfg_data: Mapping):
+    """Samples in the train split, where cheap to know before loading; else None."""
+    from dlrun.data.checks import split_sizes
+
+    entry, n = data_entry(cfg_data["name"]), sample_count(cfg_data)
+    if n is None:
+        return None
+    fractions = _split_fractions(cfg_data, entry)
+    return split_sizes(n, fractions["val_fraction"], fractions["test_fraction"])[0]
 
 
 def require_valid(cfg_data: Mapping) -> None:
