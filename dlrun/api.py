@@ -7,6 +7,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from dlrun.compose import compose, without_hydra
+from dlrun.errors import ConfigError
+from dlrun.output_checks import folder_problems, output_problems
 from dlrun.run_dirs import claim, holding
 from dlrun.runlog import attach_run_log, detach
 from dlrun.schema import validate
@@ -28,6 +30,9 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     overrides = list(overrides or [])
     cfg = compose(overrides, return_hydra_config=True)
     validate(without_hydra(cfg))  # before the run folder exists: a rejected config leaves nothing
+    problems = folder_problems(run_dir, "run_dir") if run_dir is not None else output_problems(cfg, multirun=False)
+    if problems:
+        raise ConfigError(problems)
     run_dir = claim(run_dir if run_dir is not None else cfg.hydra.run.dir, named=run_dir is not None).resolve()
     with holding(run_dir):
         _save_hydra_files(cfg, run_dir, overrides)
