@@ -21,6 +21,7 @@ from dlrun.models.choices import ACTIVATIONS, NORMS
 from dlrun.models.registry import MODELS, incompatibility, knob_problems
 from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
+from dlrun.own_code import checked_own_code
 from dlrun.registry import unknown_name_message
 from dlrun.schedule import SCHEDULES
 
@@ -91,7 +92,6 @@ RULES: dict[str, Rule] = {
     "trainer.profiler": Rule(lambda v: v in (None, "simple", "advanced", "pytorch"),
                              "null (off), simple, advanced or pytorch"),
     "trainer.test_after_fit": BOOLEAN,
-    "data.name": one_of(DATASETS),
     "data.batch_size": integer(1),
     "data.val_fraction": number(0, 1, low_open=True, high_open=True),
     "data.test_fraction": number(0, 1, high_open=True),
@@ -268,6 +268,7 @@ def validate(cfg) -> None:
         from dlrun.compose import without_hydra
 
         cfg = OmegaConf.to_container(without_hydra(cfg))
+    cfg = checked_own_code(cfg)  # a user's _target_ model or data: checked there; the rules below see dlrun's keys
     problems = _rule_problems(cfg)
     if not problems:
         # data problems (task choice, split sizes, files: headers only) before the model/data fit
