@@ -99,16 +99,10 @@ def build_callbacks(cfg, run_dir: Path) -> list:
 
 
 def build_loggers(cfg, run_dir: Path) -> list:
-    loggers = []
-    if cfg.logger.get("csv", False):
-        from dlrun.loggers.csv_logger import csv_logger
+    """The run's loggers, one per entry of cfg.logger (dlrun.loggers.table)."""
+    from dlrun.loggers.table import build_loggers as from_table
 
-        loggers.append(csv_logger(run_dir))
-    if cfg.logger.get("wandb"):
-        from dlrun.loggers.wandb_logger import wandb_logger
-
-        loggers.append(wandb_logger(cfg, run_dir))
-    return loggers
+    return from_table(cfg, run_dir)
 
 
 def route_lightning_logs() -> None:
