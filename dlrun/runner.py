@@ -159,7 +159,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     return the summary (also in summary.json)."""
     from dlrun.callbacks.divergence import Diverged
     from dlrun.sweeps.pruning import Pruned
-    from dlrun.loggers.table import finish_loggers
+    from dlrun.loggers.table import earlier_tracker_runs, finish_loggers
     from dlrun.schema import ConfigError
     from dlrun.transfer import CheckpointError
 
@@ -170,6 +170,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     summary = new_summary(cfg.name, run_dir, config, cfg.objective)
     if resume_from is not None:
         summary["resumed_from"] = str(resume_from)
+        summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs
     if is_global_zero():  # from the first second: a run killed without a word still leaves a trace
         write_summary(summary, run_dir)
     started, holder = time.time(), SimpleNamespace(trainer=None)

@@ -70,6 +70,18 @@ def finish_loggers(trainer, summary: dict) -> dict:
     return kept
 
 
+def earlier_tracker_runs(run_dir: Path) -> dict:
+    """The tracker runs (W&B, MLflow) a stopped run kept in its summary.json: a resume keeps
+    them there, so its loggers continue those runs."""
+    from dlrun.summary import read_summary
+
+    try:
+        earlier = read_summary(run_dir)
+    except (OSError, ValueError):
+        return {}
+    return {name: earlier[name] for name, entry in LOGGERS.items() if entry.finish and earlier.get(name)}
+
+
 def flat_config(config: dict, prefix: str = "") -> dict:
     """{"optim.lr": 0.001, ...}: a nested config as one level of dotted keys (as overrides name them)."""
     flat = {}
