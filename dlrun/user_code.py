@@ -101,8 +101,9 @@ def locate(key: str, target) -> tuple:
         return None, [f"{key}._target_={target!r}: expected package.module.Name (a class or function)"]
     origin, problem = _module_source(module)
     if problem:
-        return None, [f"{key}._target_={target}: {problem} (run dlrun in the folder that holds {module.split('.')[0]}/ "
-                      "or its .py file, or install it)"]
+        top = module.split(".")[0]
+        return None, [f"{key}._target_={target}: {problem} (run dlrun in the folder holding {top}/ or {top}.py, "
+                      "or install it)"]
     if origin is None or not origin.endswith(".py"):
         return None, []  # a namespace package or a compiled module: checked when called
     defined = _defined_names(origin)
@@ -123,7 +124,7 @@ def knob_problems(key: str, target: str, params: Parameters, knobs, needs=(), of
     missing = [name for name in params.required if name not in knobs and name not in given_by_dlrun]
     if missing:
         problems.append(f"{key}: {target} needs {', '.join(missing)} (add "
-                        f"{' '.join(f'{key}.{name}=...' for name in missing)} or give them defaults)")
+                        f"{' '.join(f'{key}.{name}=...' for name in missing)} or defaults in the signature)")
     problems += [f"{key}._target_={target}: dlrun calls it with {name}=...; add a {name!r} parameter"
                  for name in needs if name not in params.names and not params.any_keyword]
     return problems
