@@ -22,6 +22,14 @@ from dlrun.loggers.table import LOGGERS, build_loggers, finish_loggers, flat_con
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
+def readers():
+    """MLflow's client and TensorBoard's event reader (the dev extra installs both)."""
+    tracking = pytest.importorskip("mlflow.tracking", reason="pip install 'dlrun[mlflow]'")
+    events = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
+                                 reason="pip install 'dlrun[tensorboard]'")
+    return tracking.MlflowClient, events.EventAccumulator
+
+
 def val_losses(run_dir: Path) -> list:
     with open(run_dir / "metrics.csv", newline="") as handle:
         return [float(row["val/loss"]) for row in csv.DictReader(handle) if row.get("val/loss")]
@@ -53,8 +61,7 @@ def test_every_logger_has_its_yaml_and_finish_keeps_wandb_in_the_summary():
 
 @pytest.mark.slow
 def test_one_run_in_csv_tensorboard_and_mlflow_at_once_and_its_resume(tmp_path):
-    from mlflow.tracking import MlflowClient
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    MlflowClient, EventAccumulator = readers()
 
     run_dir = tmp_path / "run"
     result = run_cli([*TINY, "logger=[csv,tensorboard,mlflow]", "optim.lr=0.002", f"hydra.run.dir={run_dir}"],
@@ -93,8 +100,7 @@ def test_one_run_in_csv_tensorboard_and_mlflow_at_once_and_its_resume(tmp_path):
 
 @pytest.mark.slow
 def test_sweep_gives_one_tracker_run_per_trial_grouped_by_sweep(tmp_path):
-    from mlflow.tracking import MlflowClient
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    MlflowClient, EventAccumulator = readers()
 
     sweep_dir = tmp_path / "lr_sweep"
     result = run_cli(["-m", *TINY, "logger=[tensorboard,mlflow]", "optim.lr=0.01,0.001",
