@@ -76,8 +76,9 @@ def parameters_from_source(path: str, name: str) -> Optional[Parameters]:
 
 
 def _defined_names(path: str) -> Optional[set]:
-    """Names bound at the top of a module file (defs, classes, assignments, imports), or None
-    if the file cannot be read: a target missing from them is reported without importing."""
+    """Names a module file binds anywhere (defs, classes, assignments, imports), or None if
+    it cannot be read: a target missing from all of them is reported without importing (a
+    name bound only in a nested scope passes here and fails, in one line, when imported)."""
     try:
         tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
