@@ -5,6 +5,7 @@ Nothing here imports torch or lightning: listing, showing and rejecting configs 
 
 from __future__ import annotations
 
+import os
 import sys
 
 USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra overrides: optim=sgd optim.lr=0.1)
@@ -21,6 +22,7 @@ USAGE = """usage: dlrun [OVERRIDES...]            train one experiment (Hydra ov
        dlrun refine SWEEP_DIR [top=K]  a narrower search space around the best trials, as a command
        dlrun report SWEEP_DIR... [out=DIR]
                                        a study's overlaid curves, table and Markdown page (SWEEP_DIR/report/)
+       dlrun init DIR                  a project of your own: a model, a dataset, an experiment and a test
        dlrun --help                    Hydra's help: groups, the config, its flags
 """
 
@@ -115,8 +117,14 @@ def cmd_report(args) -> int:
     return report_main(args)
 
 
+def cmd_init(args) -> int:
+    from dlrun.commands.init_project import main as init_project
+
+    return init_project(args)
+
+
 SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate, "resume": cmd_resume, "eval": cmd_eval,
-               "summary": cmd_summary, "refine": cmd_refine, "report": cmd_report}
+               "summary": cmd_summary, "refine": cmd_refine, "report": cmd_report, "init": cmd_init}
 
 
 def _quoted(text: str) -> str:
@@ -180,6 +188,7 @@ def run_hydra(args) -> int:
 
 
 def main(argv=None) -> None:
+    sys.path.insert(0, os.getcwd())  # as `python -m dlrun` has it: `_target_: mycode.Net` finds ./mycode
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("usage", "commands"):
         print(USAGE, end="")

@@ -36,7 +36,7 @@ def build_components(cfg: DictConfig, initialise: bool = True):
     model = build_model(cfg.model, spec)
     if initialise:
         model = apply_init(model, cfg.init)
-    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing)
+    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing, config=cfg)
     return datamodule, task
 
 
@@ -159,7 +159,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     return the summary (also in summary.json)."""
     from dlrun.callbacks.divergence import Diverged
     from dlrun.sweeps.pruning import Pruned
-    from dlrun.loggers.wandb_logger import finish_wandb
+    from dlrun.loggers.table import earlier_tracker_runs, finish_loggers
     from dlrun.schema import ConfigError
     from dlrun.transfer import CheckpointError
 
@@ -170,6 +170,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     summary = new_summary(cfg.name, run_dir, config, cfg.objective)
     if resume_from is not None:
         summary["resumed_from"] = str(resume_from)
+        summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs
     if is_global_zero():  # from the first second: a run killed without a word still leaves a trace
         write_summary(summary, run_dir)
     started, holder = time.time(), SimpleNamespace(trainer=None)
@@ -198,7 +199,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
         except Exception as error:
             log.error("could not collect results: %s", _one_line(error))
         summary["wall_time_s"] = time.time() - started
-        summary["wandb"] = finish_wandb(holder.trainer, summary)  # W&B run closed, its id kept in summary.json
+        summary.update(finish_loggers(holder.trainer, summary))  # e.g. the W&B run closed, its id kept in summary.json
         if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
             _write_final_summary(summary, run_dir)
     return summary

@@ -23,6 +23,7 @@ from dlrun.models.registry import MODELS, incompatibility, knob_problems
 from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
 from dlrun.overrides import shown
+from dlrun.own_code import checked_own_code
 from dlrun.registry import unknown_name_message
 from dlrun.run_length import run_length_problems
 from dlrun.structure import structure_problems
@@ -115,7 +116,6 @@ RULES: dict[str, Rule] = {
     "trainer.profiler": Rule(lambda v: v in (None, "simple", "advanced", "pytorch"),
                              "null (off), simple, advanced or pytorch"),
     "trainer.test_after_fit": BOOLEAN,
-    "data.name": one_of(DATASETS),
     "data.batch_size": integer(1),
     "data.val_fraction": number(0, 1, low_open=True, high_open=True),
     "data.test_fraction": number(0, 1, high_open=True),
@@ -292,7 +292,10 @@ def validate(cfg) -> None:
         from dlrun.compose import without_hydra
 
         cfg = OmegaConf.to_container(without_hydra(cfg))
-    problems = structure_problems(cfg) or _rule_problems(cfg)
+    problems = structure_problems(cfg)
+    if not problems:
+        cfg = checked_own_code(cfg)  # a user's _target_ model or data: checked there; the rules below see dlrun's keys
+        problems = _rule_problems(cfg)
     if not problems:
         # data problems (task choice, split sizes, files: headers only) before the model/data fit;
         # the run's length (batches from the data's size) last

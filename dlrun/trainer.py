@@ -23,6 +23,7 @@ from dlrun.callbacks.update_ratio import update_ratio_callback
 from dlrun.distributed.callbacks import compile_callback, rank_record_callback
 from dlrun.distributed.strategies import build_strategy
 from dlrun.history import MetricHistory
+from dlrun.loggers.table import build_loggers
 from dlrun.metrics import direction
 from dlrun.optim import gradient_clipping
 from dlrun.sweeps.pruning import pruning_callback
@@ -96,19 +97,6 @@ CALLBACK_FACTORIES = [
 def build_callbacks(cfg, run_dir: Path) -> list:
     made = (factory(cfg, run_dir) for factory in CALLBACK_FACTORIES)
     return [callback for callback in made if callback is not None]
-
-
-def build_loggers(cfg, run_dir: Path) -> list:
-    loggers = []
-    if cfg.logger.get("csv", False):
-        from dlrun.loggers.csv_logger import csv_logger
-
-        loggers.append(csv_logger(run_dir))
-    if cfg.logger.get("wandb"):
-        from dlrun.loggers.wandb_logger import wandb_logger
-
-        loggers.append(wandb_logger(cfg, run_dir))
-    return loggers
 
 
 def route_lightning_logs() -> None:

@@ -3,6 +3,9 @@
 The kind is known from the config alone, before any data is read, so validation can
 reject a model that cannot consume the data without loading anything. Importing this
 module does not import torch (validation and `dlrun ls` use it).
+
+A user's own data (a config with `_target_`) is not in the table: dlrun.data.custom loads
+it, and what it is (modality, task) is what its config declares or its arrays show.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from dlrun.errors import ConfigError
-from dlrun.registry import load_object, lookup
+from dlrun.registry import load_object, lookup, unknown_name_message
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,27 @@ def data_entry(name: str) -> DataEntry:
     return lookup(DATASETS, "dataset", name)
 
 
+def is_own_data(cfg_data: Mapping) -> bool:
+    return "_target_" in cfg_data
+
+
 def data_kind(cfg_data: Mapping) -> tuple:
-    """(modality, task) that data config will produce."""
+    """(modality, task) that data config will produce (for a user's data, what it declares:
+    None where it leaves them to be inferred)."""
+    if is_own_data(cfg_data):
+        return cfg_data.get("modality"), cfg_data.get("task")
     return data_entry(cfg_data["name"]).kind(cfg_data)
 
 
 def data_problems(cfg_data: Mapping) -> list:
     """What is wrong with a data config that its rules cannot see: a task this data cannot
-    pose, too few samples for the splits, missing or malformed files. Empty when fine."""
+    pose, too few samples for the splits, missing or malformed files. Empty when fine.
+    A user's own data was checked with its knobs before (dlrun.own_code)."""
+    if is_own_data(cfg_data):
+        return []
+    if cfg_data["name"] not in DATASETS:
+        return [f"data.name: {unknown_name_message('dataset', cfg_data['name'], DATASETS)} "
+                "(or give your own data a _target_)"]
     entry = data_entry(cfg_data["name"])
     task = entry.kind(cfg_data)[1]
     if task not in entry.tasks:
@@ -111,6 +127,8 @@ def train_samples(cfg_data: Mapping):
     """Samples in the train split, where cheap to know before loading; else None."""
     from dlrun.data.checks import split_sizes
 
+    if is_own_data(cfg_data):  # a user's data is counted when it loads
+        return None
     entry, n = data_entry(cfg_data["name"]), sample_count(cfg_data)
     if n is None:
         return None
@@ -127,4 +145,5 @@ def require_valid(cfg_data: Mapping) -> None:
 
 
 def load_splits(cfg_data: Mapping, seed: int):
-    return load_object(data_entry(cfg_data["name"]).loader)(cfg_data, seed)
+    loader = "dlrun.data.custom:load" if is_own_data(cfg_data) else data_entry(cfg_data["name"]).loader
+    return load_object(loader)(cfg_data, seed)

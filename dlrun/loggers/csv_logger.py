@@ -17,7 +17,7 @@ class _AtomicWriter(ExperimentWriter):
         self.metrics = []
 
 
-def csv_logger(run_dir) -> CSVLogger:
+def csv_logger(cfg, run_dir) -> CSVLogger:
     # name="" and version="" put metrics.csv straight into the run folder
     logger = CSVLogger(save_dir=str(run_dir), name="", version="")
     logger._experiment = _AtomicWriter(log_dir=logger.log_dir)  # the writer CSVLogger would make, atomic
