@@ -1,6 +1,7 @@
-"""One sweep from start to summary: settings -> search space -> plan -> the study in the
-sweep folder -> the loop -> the summary. Called by the Hydra sweeper plugin, which
-supplies `launch` (Hydra's launcher) and what it read from the composed config."""
+"""One worker of a sweep from start to summary: settings -> search space -> plan -> the
+shared study (created, or joined) -> this worker's loop -> the summary. Called by the Hydra
+sweeper plugin, which supplies `launch` (Hydra's launcher) and what it read from the
+composed config."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlrun.sweeps import study as studies
-from dlrun.sweeps.loop import close_abandoned, counted_trials, run_trials
+from dlrun.sweeps.loop import Worker, counted_trials
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings
 from dlrun.sweeps.space import parse_space
+from dlrun.sweeps.storage import ENV_STORAGE, Location, write_pointer
+from dlrun.sweeps.workers import interrupt_own, presence_for, reap, this_worker
 
 log = logging.getLogger("dlrun.sweep")
 
 # Hydra overrides that describe where and how big one sweep is, not how it searches:
 # a refined or continued sweep sets its own.
-RUN_SPECIFIC_HYDRA = ("hydra.mode", "hydra.sweep.dir", "hydra.sweeper.n_trials", "hydra.sweeper.params")
+RUN_SPECIFIC_HYDRA = ("hydra.mode", "hydra.sweep.dir", "hydra.sweeper.n_trials", "hydra.sweeper.params",
+                      "hydra.sweeper.storage", "hydra.sweeper.study_name")
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,23 @@ def _record(request: SweepRequest, space, settings) -> dict:
     }
 
 
+def location_of(request: SweepRequest, settings) -> Location:
+    return Location(request.sweep_dir, settings.storage, settings.study_name)
+
+
 def open_sweep_study(request: SweepRequest, settings):
-    sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed,
-                            studies.trials_so_far(request.sweep_dir))
+    """The shared study, created or joined; its storage URL goes into this process's
+    environment, which the trials' processes inherit (no file of dlrun's holds a password)."""
+    import os
+
+    location = location_of(request, settings)
+    sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed)
     pruner = build_pruner(settings.pruner, settings.pruner_knobs)
-    return studies.create_or_continue(request.sweep_dir, settings.direction, sampler, pruner)
+    study = studies.create_or_continue(location, settings.direction, sampler, pruner)
+    if location.url:
+        os.environ[ENV_STORAGE] = location.url
+        write_pointer(location)
+    return study
 
 
 def plan_sweep(request: SweepRequest) -> PlannedSweep:
@@ -66,27 +82,40 @@ def plan_sweep(request: SweepRequest) -> PlannedSweep:
     return PlannedSweep(settings, space, make_plan(space, settings))
 
 
-def run_sweep(request: SweepRequest, planned: PlannedSweep, launch):
-    """Run (or continue) the sweep; the summary is printed and written whatever happens."""
-    from dlrun.sweeps.report import summarize
-
+def _announce(request, planned, study, worker: str, reaped: int) -> None:
     settings, space, plan = planned.settings, planned.space, planned.plan
-    study = open_sweep_study(request, settings)
-    study.set_user_attr(studies.SWEEP_RECORD, _record(request, space, settings))
-    abandoned = close_abandoned(study)
     earlier = len(counted_trials(study))
     total = (f"{plan.n_trials} trials" if plan.n_trials is not None
              else f"{len(space.grid())} trials (every combination)")
-    log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time", request.sweep_dir, total,
-             f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
-             settings.pruner, settings.direction, request.objective, plan.n_jobs)
-    if abandoned:
-        log.warning("%d trial(s) left running by a stopped sweep: marked interrupted, not counted", abandoned)
+    log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time (worker %s, study %s)", request.sweep_dir,
+             total, f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
+             settings.pruner, settings.direction, request.objective, plan.n_jobs, worker, study.study_name)
+    if reaped:
+        log.warning("%d trial(s) left running by a stopped worker: marked interrupted, not counted, their points "
+                    "queued again", reaped)
+
+
+def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None):
+    """Run this worker until no place is left in the study; the summary is printed and
+    written whatever happens (covering every worker's trials)."""
+    from dlrun.sweeps.report import summarize
+
+    settings, space, plan = planned.settings, planned.space, planned.plan
+    study = study if study is not None else open_sweep_study(request, settings)
+    study.set_user_attr(studies.SWEEP_RECORD, _record(request, space, settings))
+    worker = this_worker()
+    presence = presence_for(location_of(request, settings), worker)
+    presence.start()
     try:
-        run_trials(study, space, plan, launch, request.objective)
-    except KeyboardInterrupt:  # a signal stopped the sweep: its running trials end interrupted, as their folders say
-        close_abandoned(study)
-        raise
+        _announce(request, planned, study, worker, reap(study, presence))
+        loop = Worker(study, space, plan, launch, request.objective, presence, worker,
+                      on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False))
+        try:
+            loop.run(plan.n_jobs)
+        except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted
+            interrupt_own(study, worker)
+            raise
     finally:
+        presence.stop()
         report = summarize(request.sweep_dir, study)
     return report
