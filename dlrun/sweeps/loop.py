@@ -113,7 +113,7 @@ class Worker:
         self.presence, self.on_told = presence, on_told or (lambda: None)
         self.lock = threading.Lock()  # one study call at a time in this process
         self.stop = threading.Event()
-        self.ran, self.busy_s = 0, 0.0
+        self.ran = 0
 
     def _claim(self):
         with self.lock:
@@ -130,17 +130,13 @@ class Worker:
                  else "", f"  ({outcome.error})" if outcome.error else "")
 
     def slot(self, index: int) -> None:
-        import time
-
         while True:
             frozen = self._claim()
             if frozen is None:
                 return
             overrides = self.space.overrides(frozen.params)
-            started = time.monotonic()
             outcome = self.launch(frozen.number, overrides, index)
             with self.lock:
-                self.busy_s += time.monotonic() - started
                 self.presence.drop(frozen._trial_id)
                 _tell(self.study, frozen, outcome, overrides)
                 self.ran += 1
