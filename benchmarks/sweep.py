@@ -100,8 +100,10 @@ def utilisation(folder: Path, trials: int, slots: int) -> tuple:
     return busy / (slots * wall), busy / (slots * barrier_wall), wall
 
 
-def uneven_case(work: list, long_epochs: int, short_epochs: int, shorts: int, folder: Path) -> None:
-    epochs = ",".join(str(e) for e in [long_epochs] + [short_epochs] * shorts)
+def uneven_case(work: list, short_epochs: int, shorts: int, folder: Path) -> None:
+    """One long trial (as long as the short ones together, so two slots can both stay busy), then `shorts`."""
+    lengths = [short_epochs + index for index in range(shorts)]  # distinct: a comma list runs each value once
+    epochs = ",".join(str(e) for e in [sum(lengths)] + lengths)
     trials = shorts + 1
     seconds, _ = run_sweep(LAUNCHERS["parallel (launcher=joblib, 2 workers)"], trials,
                            [o for o in work if not o.startswith("trainer.max_epochs=")], folder,
@@ -138,9 +140,7 @@ def main(argv=None) -> int:
     if not args.uneven_only:
         throughput_case(work, trials)
     with tempfile.TemporaryDirectory() as tmp:
-        # the long trial as long as the short ones together: two slots can both stay busy
-        long_epochs, short_epochs, shorts = (2, 1, 2) if args.smoke else (2 * args.epochs, args.epochs // 2, 4)
-        uneven_case(work, long_epochs, short_epochs, shorts, Path(tmp) / "uneven")
+        uneven_case(work, *((1, 2) if args.smoke else (args.epochs // 2, 4)), Path(tmp) / "uneven")
     print(f"machine check: two 1-thread torch processes did {machine_parallelism():.2f}x the work of one "
           f"(2.00 on 2 idle cores; load average {os.getloadavg()[0]:.1f})")
     return 0
