@@ -304,3 +304,24 @@ def test_a_trial_process_finds_a_database_study_through_its_environment(tmp_path
         monkeypatch.setenv(name, value)
     trial, record = studies.trial_of_this_process()
     assert trial.number == asked.number and record["pruner"]["name"] == "median"
+
+
+@pytest.mark.slow
+def test_bad_storage_settings_stop_before_any_trial_with_exit_2(tmp_path):
+    sweep_dir = tmp_path / "never"
+    cases = {
+        "hydra.sweeper.storage=redis://localhost:6379": "hydra.sweeper.storage='redis://localhost:6379': expected "
+                                                        "null (the journal file in the sweep folder) or a database URL",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path}/s.db": "hydra.sweeper.study_name=None: expected a name with "
+                                                           "hydra.sweeper.storage=URL",
+    }
+    for setting, message in cases.items():
+        result = run_cli(["-m", LOG_LR, "hydra.sweeper.n_trials=2", setting, f"hydra.sweep.dir={sweep_dir}"],
+                         cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, result.output[-2000:]
+        assert "Traceback" not in result.output and not sweep_dir.exists()
+    unreachable = f"postgresql://me:secret@127.0.0.1:{_free_port()}/sweeps"
+    result = run_cli(["-m", LOG_LR, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={unreachable}",
+                      "hydra.sweeper.study_name=s", f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path)
+    assert result.returncode == 2 and "cannot open it" in result.stderr, result.output[-2000:]
+    assert "secret" not in result.stderr and "Traceback" not in result.output and not sweep_dir.exists()

@@ -6,6 +6,8 @@ composed config."""
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,18 +63,28 @@ def location_of(request: SweepRequest, settings) -> Location:
 
 
 def open_sweep_study(request: SweepRequest, settings):
-    """The shared study, created or joined; its storage URL goes into this process's
-    environment, which the trials' processes inherit (no file of dlrun's holds a password)."""
-    import os
-
+    """The shared study, created or joined (and study.json written for a database study)."""
     location = location_of(request, settings)
     sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed)
     pruner = build_pruner(settings.pruner, settings.pruner_knobs)
     study = studies.create_or_continue(location, settings.direction, sampler, pruner)
+    write_pointer(location)
+    return study
+
+
+@contextmanager
+def storage_in_environment(location: Location):
+    """The storage URL in this process's environment while the sweep runs: the trials' processes
+    inherit it (no file of dlrun's holds a password); a journal sweep clears any other."""
+    before = os.environ.pop(ENV_STORAGE, None)
     if location.url:
         os.environ[ENV_STORAGE] = location.url
-        write_pointer(location)
-    return study
+    try:
+        yield
+    finally:
+        os.environ.pop(ENV_STORAGE, None)
+        if before is not None:
+            os.environ[ENV_STORAGE] = before
 
 
 def plan_sweep(request: SweepRequest) -> PlannedSweep:
@@ -95,26 +107,33 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
                     "queued again", reaped)
 
 
+def _run_worker(study, request, planned, launch, presence, worker: str) -> None:
+    from dlrun.sweeps.report import summarize
+
+    _announce(request, planned, study, worker, reap(study, presence))
+    loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
+                  on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False))
+    try:
+        loop.run(planned.plan.n_jobs)
+    except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted
+        interrupt_own(study, worker)
+        raise
+
+
 def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None):
     """Run this worker until no place is left in the study; the summary is printed and
     written whatever happens (covering every worker's trials)."""
     from dlrun.sweeps.report import summarize
 
-    settings, space, plan = planned.settings, planned.space, planned.plan
+    settings = planned.settings
     study = study if study is not None else open_sweep_study(request, settings)
-    study.set_user_attr(studies.SWEEP_RECORD, _record(request, space, settings))
-    worker = this_worker()
-    presence = presence_for(location_of(request, settings), worker)
+    study.set_user_attr(studies.SWEEP_RECORD, _record(request, planned.space, settings))
+    worker, location = this_worker(), location_of(request, settings)
+    presence = presence_for(location, worker)
     presence.start()
     try:
-        _announce(request, planned, study, worker, reap(study, presence))
-        loop = Worker(study, space, plan, launch, request.objective, presence, worker,
-                      on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False))
-        try:
-            loop.run(plan.n_jobs)
-        except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted
-            interrupt_own(study, worker)
-            raise
+        with storage_in_environment(location):
+            _run_worker(study, request, planned, launch, presence, worker)
     finally:
         presence.stop()
         report = summarize(request.sweep_dir, study)

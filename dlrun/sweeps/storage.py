@@ -149,6 +149,7 @@ def open_storage(location: Location, writing: bool = False):
     if location.url:
         return _rdb(location.url)
     if writing:
+        Path(location.sweep_dir).mkdir(parents=True, exist_ok=True)
         _drop_cut_off_tail(location.journal)
     return JournalStorage(JournalFileBackend(str(location.journal)))
 
@@ -156,6 +157,7 @@ def open_storage(location: Location, writing: bool = False):
 def write_pointer(location: Location) -> None:
     """study.json in the sweep folder: where a database study lives (no password)."""
     if location.url:
+        Path(location.sweep_dir).mkdir(parents=True, exist_ok=True)
         atomic.write_text(Path(location.sweep_dir) / POINTER_FILE, json.dumps(
             {"storage": without_password(location.url), "study_name": location.study_name}, indent=1) + "\n")
 

@@ -42,7 +42,6 @@ def create_or_continue(location: Location, direction: str, sampler, pruner):
     """The sweep's study, created by the first worker, joined by the others and by a re-run."""
     import optuna
 
-    Path(location.sweep_dir).mkdir(parents=True, exist_ok=True)
     storage = open_storage(location, writing=True)
     name = _only_study(storage, location) or Path(location.sweep_dir).name
     return optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
