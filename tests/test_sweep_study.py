@@ -155,11 +155,13 @@ def test_a_dead_workers_trial_is_closed_and_its_point_retried_once(tmp_path):
     assert rows[2].status == "interrupted" and "gone-host-4242 stopped" in rows[2].error
     assert rows[3].status == "completed" and rows[3].params == killed.params, "the same point, interval and all"
     assert studies.load(tmp_path).trials[3].user_attrs[RETRY_ATTR] == 2
-    retry_killed = _asked_by(tmp_path, "gone-host-4243")
-    studies.load(tmp_path).trials[4]  # noqa: B018 - exists
+    retry_killed = _asked_by(tmp_path, "gone-host-4243")  # a retry whose worker died too: given up
+    retry_killed.set_user_attr(RETRY_ATTR, 1)
     again = Launcher()
-    sweep(tmp_path, [LOG_LR], again, n_trials=4)
-    assert again.numbers == [5] and retry_killed.number == 4
+    report = sweep(tmp_path, [LOG_LR], again, n_trials=4)
+    rows = {row.number: row for row in report.rows}
+    assert again.numbers == [5] and rows[4].status == "interrupted"
+    assert rows[5].params != retry_killed.params and RETRY_ATTR not in studies.load(tmp_path).trials[5].user_attrs
 
 
 def test_a_live_workers_trial_is_left_alone(tmp_path):

@@ -27,7 +27,6 @@ import yaml
 from conftest import REPO, read_json, run_cli
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.devices import DevicePlan
-from dlrun.sweeps.loop import Outcome
 from dlrun.sweeps.storage import JOURNAL_FILE, POINTER_FILE, cut_off_tail
 from dlrun.sweeps.workers import RETRY_ATTR, WORKER_ATTR
 from test_sweep_study import LOG_LR, Launcher, bowl, sweep
