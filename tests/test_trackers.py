@@ -131,16 +131,18 @@ def test_optuna_dashboard_reads_a_sweep_folder(tmp_path):
 
     import optuna
 
-    from dlrun.sweeps.study import create_or_continue, journal_path
+    from dlrun.sweeps.storage import Location
+    from dlrun.sweeps.study import create_or_continue
 
     dashboard = shutil.which("optuna-dashboard")
     if dashboard is None:
         pytest.skip("optuna-dashboard is not installed (pip install 'dlrun[dashboard]')")
     sweep_dir = tmp_path / "lr_sweep"
-    study = create_or_continue(sweep_dir, "minimize", optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner())
+    location = Location(sweep_dir)
+    study = create_or_continue(location, "minimize", optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner())
     study.optimize(lambda trial: trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True), n_trials=3)
     port = _free_port()
-    server = subprocess.Popen([dashboard, str(journal_path(sweep_dir)), "--host", "127.0.0.1", "--port", str(port)],
+    server = subprocess.Popen([dashboard, str(location.journal), "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         answer = _get_when_up(f"http://127.0.0.1:{port}/api/studies", server)
