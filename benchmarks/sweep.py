@@ -1,5 +1,11 @@
 """Sweep throughput: the same N-trial `dlrun -m` sweep one trial after another
-(launcher=basic) and two at a time in two processes (launcher=joblib, 2 workers).
+(launcher=basic) and two at a time in two processes (launcher=joblib, 2 workers); then
+worker utilisation on trials of unequal length (one long trial, several short ones, two
+slots): busy time / (slots x wall), where a trial is busy from its run.log's first line to
+its summary.json's last write and the wall runs from the first trial's start to the last
+one's end. Each slot starts its next trial as soon as it is free, so the short trials fill
+one slot while the long one runs in the other. The same trials' durations also give what a
+batch barrier (ask n_jobs, wait for all) would have made of them.
 
 Every process runs torch on one thread (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1), so on a
 2-core machine the parallel sweep can use both cores and the sequential one uses one: the
@@ -8,8 +14,8 @@ worker imports torch and Lightning once, then runs trial after trial). The last 
 measures how much parallel CPU the machine gives right now (pure torch work in one and
 in two processes): on a machine shared with other jobs the sweep speedup is bounded by it.
 
-    python benchmarks/sweep.py            # 8 trials of about 8 s each (1600 steps)
-    python benchmarks/sweep.py --smoke    # 2 tiny trials: checks that it runs (CI)
+    python benchmarks/sweep.py            # 8 trials of about 8 s each (1600 steps), then 1 long + 4 short
+    python benchmarks/sweep.py --smoke    # 2 tiny trials (and 1 + 2 uneven): checks that it runs (CI)
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 # One trial: the MLP on the embedded digits for a few epochs, nothing but the training loop.
@@ -59,9 +67,9 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_sweep(launcher: list, trials: int, work: list, folder: Path) -> tuple:
+def run_sweep(launcher: list, trials: int, work: list, folder: Path, search=None) -> tuple:
     """(wall seconds, CPU seconds) of the whole `dlrun -m` command; checks that every trial completed."""
-    command = [sys.executable, "-m", "dlrun", "-m", *work, *launcher, f"optim.lr={learning_rates(trials)}",
+    command = [sys.executable, "-m", "dlrun", "-m", *work, *launcher, search or f"optim.lr={learning_rates(trials)}",
                f"hydra.sweep.dir={folder}"]
     started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
@@ -75,14 +83,39 @@ def run_sweep(launcher: list, trials: int, work: list, folder: Path) -> tuple:
     return seconds, cpu
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=80, help="epochs per trial (the digits: 20 steps each)")
-    parser.add_argument("--smoke", action="store_true", help="2 tiny trials: checks that the benchmark runs")
-    args = parser.parse_args(argv)
-    trials = 2 if args.smoke else args.trials
-    work = TRIAL + (SMOKE if args.smoke else [f"trainer.max_epochs={args.epochs}"])
+def trial_interval(run_dir: Path) -> tuple:
+    """(start, end) of one trial: its run.log's first line, its summary.json's last write."""
+    line = (run_dir / "run.log").read_text().splitlines()[0]
+    stamp = re.match(r"\[([\d-]+ [\d:,]+)\]", line).group(1)
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp(), (run_dir / "summary.json").stat().st_mtime
+
+
+def utilisation(folder: Path, trials: int, slots: int) -> tuple:
+    """(measured, what a batch barrier makes of the same durations): busy / (slots x wall)."""
+    spans = [trial_interval(folder / str(number)) for number in range(trials)]
+    busy = sum(end - start for start, end in spans)
+    wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    durations = [end - start for start, end in spans]
+    barrier_wall = sum(max(durations[i:i + slots]) for i in range(0, trials, slots))
+    return busy / (slots * wall), busy / (slots * barrier_wall), wall
+
+
+def uneven_case(work: list, short_epochs: int, shorts: int, folder: Path) -> None:
+    """One long trial (as long as the short ones together, so two slots can both stay busy), then `shorts`."""
+    lengths = [short_epochs + index for index in range(shorts)]  # distinct: a comma list runs each value once
+    epochs = ",".join(str(e) for e in [sum(lengths)] + lengths)
+    trials = shorts + 1
+    seconds, _ = run_sweep(LAUNCHERS["parallel (launcher=joblib, 2 workers)"], trials,
+                           [o for o in work if not o.startswith("trainer.max_epochs=")], folder,
+                           search=f"trainer.max_epochs={epochs}")
+    measured, barrier, wall = utilisation(folder, trials, 2)
+    print(f"uneven trials (max_epochs={epochs}, launcher=joblib, 2 slots): {seconds:.1f} s in all, trials "
+          f"{wall:.1f} s from first start to last end", flush=True)
+    print(f"worker utilisation: {measured:.2f} (busy / (slots x wall); target >= 0.9); a batch barrier would make "
+          f"{barrier:.2f} of the same trials")
+
+
+def throughput_case(work: list, trials: int) -> None:
     print(f"sweep benchmark: {trials} trials of `dlrun {' '.join(work)}`, torch on 1 thread per process, "
           f"{os.cpu_count()} CPU cores", flush=True)
     seconds = {}
@@ -93,6 +126,21 @@ def main(argv=None) -> int:
                   f"({cpu:.1f} CPU s)", flush=True)
     sequential, parallel = seconds.values()
     print(f"speedup: {sequential / parallel:.2f}x (target >= 1.6x on 2 idle cores)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=80, help="epochs per trial (the digits: 20 steps each)")
+    parser.add_argument("--smoke", action="store_true", help="2 tiny trials: checks that the benchmark runs")
+    parser.add_argument("--uneven-only", action="store_true", help="only the utilisation case of uneven trials")
+    args = parser.parse_args(argv)
+    trials = 2 if args.smoke else args.trials
+    work = TRIAL + (SMOKE if args.smoke else [f"trainer.max_epochs={args.epochs}"])
+    if not args.uneven_only:
+        throughput_case(work, trials)
+    with tempfile.TemporaryDirectory() as tmp:
+        uneven_case(work, *((1, 2) if args.smoke else (args.epochs // 2, 4)), Path(tmp) / "uneven")
     print(f"machine check: two 1-thread torch processes did {machine_parallelism():.2f}x the work of one "
           f"(2.00 on 2 idle cores; load average {os.getloadavg()[0]:.1f})")
     return 0

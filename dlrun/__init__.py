@@ -16,4 +16,13 @@ def run(overrides=None, run_dir=None):
     return _run(overrides, run_dir=run_dir)
 
 
-__all__ = ["run", "__version__"]
+def __getattr__(name):
+    # `dlrun.TaskModule` imports lightning on first use only: `import dlrun` stays cheap
+    if name == "TaskModule":
+        from dlrun.task import TaskModule
+
+        return TaskModule
+    raise AttributeError(f"module 'dlrun' has no attribute {name!r}")
+
+
+__all__ = ["run", "TaskModule", "__version__"]

@@ -7,6 +7,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from dlrun.compose import compose, without_hydra
+from dlrun.errors import ConfigError
+from dlrun.output_checks import folder_problems, output_problems
+from dlrun.run_dirs import claim, holding
 from dlrun.runlog import attach_run_log, detach
 from dlrun.schema import validate
 from dlrun.session import run_experiment
@@ -21,15 +24,20 @@ def _save_hydra_files(cfg, run_dir: Path, overrides) -> None:
 
 
 def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
-    """Compose, validate (ConfigError on bad input), train, test; return the summary dict."""
+    """Compose, validate (ConfigError on bad input), claim the run folder (a new one, or
+    `run_dir`, which must not hold a run), train, test; return the summary dict (its
+    run_dir absolute)."""
     overrides = list(overrides or [])
     cfg = compose(overrides, return_hydra_config=True)
     validate(without_hydra(cfg))  # before the run folder exists: a rejected config leaves nothing
-    run_dir = Path(run_dir if run_dir is not None else cfg.hydra.run.dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _save_hydra_files(cfg, run_dir, overrides)
-    handlers = attach_run_log(run_dir)
-    try:
-        return run_experiment(cfg, run_dir, show_console=show_console)
-    finally:
-        detach(handlers)
+    problems = folder_problems(run_dir, "run_dir") if run_dir is not None else output_problems(cfg, multirun=False)
+    if problems:
+        raise ConfigError(problems)
+    run_dir = claim(run_dir if run_dir is not None else cfg.hydra.run.dir, named=run_dir is not None).resolve()
+    with holding(run_dir):
+        _save_hydra_files(cfg, run_dir, overrides)
+        handlers = attach_run_log(run_dir)
+        try:
+            return run_experiment(cfg, run_dir, show_console=show_console)
+        finally:
+            detach(handlers)

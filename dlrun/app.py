@@ -17,18 +17,18 @@ log = logging.getLogger("dlrun")
 
 
 def _name_sweep_job(cfg, hydra_cfg) -> None:
-    """In a sweep, each job's W&B run is NAME-N, grouped under the sweep folder's name
-    (unless logger.wandb.name / group say otherwise)."""
-    from omegaconf import open_dict
+    """In a sweep, each job's tracker run (W&B, MLflow) is NAME-N, grouped under the sweep
+    folder's name (unless logger.LOGGER.name / group say otherwise)."""
+    from omegaconf import DictConfig, open_dict
 
-    settings = cfg.logger.get("wandb")
-    if settings is None:
-        return
-    with open_dict(cfg):
-        if settings.get("group") is None:
-            settings.group = Path(str(hydra_cfg.sweep.dir)).name
-        if settings.get("name") is None:
-            settings.name = f"{cfg.name}-{hydra_cfg.job.num}"
+    for settings in cfg.logger.values():
+        if not (isinstance(settings, DictConfig) and "name" in settings and "group" in settings):
+            continue
+        with open_dict(cfg):
+            if settings.get("group") is None:
+                settings.group = Path(str(hydra_cfg.sweep.dir)).name
+            if settings.get("name") is None:
+                settings.name = f"{cfg.name}-{hydra_cfg.job.num}"
 
 
 def _end_of_sweep_job(summary: dict):

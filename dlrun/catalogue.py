@@ -30,10 +30,29 @@ def groups(root: Path = None) -> dict:
     return found
 
 
-def default_choices(root: Path = None) -> dict:
-    """{group: option} from the root config's defaults list."""
+def sourced_groups(folders) -> dict:
+    """{group: {option: (description, folder)}} over config folders in search order: an
+    option found in an earlier folder hides one of the same name in a later one, as in Hydra."""
+    found = {}
+    for root in folders:
+        for group, options in groups(Path(root)).items():
+            listed = found.setdefault(group, {})
+            for option, text in options.items():
+                listed.setdefault(option, (text, Path(root)))
+    return {group: found[group] for group in sorted(found)}
+
+
+def default_choices(root: Path = None, config_name: str = "config") -> dict:
+    """{group: option} from the root config's defaults list (the composed config decides
+    when that file itself comes from another folder)."""
     import yaml
 
     root = root or config_dir()
-    defaults = yaml.safe_load((root / "config.yaml").read_text()).get("defaults", [])
+    path = root / f"{config_name}.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        defaults = (yaml.safe_load(path.read_text()) or {}).get("defaults", [])
+    except yaml.YAMLError:
+        return {}  # composing says where
     return {key: value for entry in defaults if isinstance(entry, dict) for key, value in entry.items()}

@@ -11,3 +11,8 @@ class ConfigError(ValueError):
     def __init__(self, problems):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used (missing, corrupt, unsafe, or not fitting the model);
+    the message names the file."""

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 import traceback
@@ -14,6 +13,7 @@ from types import SimpleNamespace
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.distributed.env import is_global_zero
+from dlrun.metrics_file import read_metric_rows, write_metric_rows
 from dlrun.summary import new_summary, write_summary
 
 log = logging.getLogger("dlrun")
@@ -36,7 +36,7 @@ def build_components(cfg: DictConfig, initialise: bool = True):
     model = build_model(cfg.model, spec)
     if initialise:
         model = apply_init(model, cfg.init)
-    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing)
+    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing, config=cfg)
     return datamodule, task
 
 
@@ -76,29 +76,41 @@ def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, re
     summary["status"] = "completed"
 
 
+def _checkpoint_step(path) -> int:
+    import torch
+
+    # mmap: the step without reading every tensor of a large checkpoint
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+
+
 @contextmanager
-def _appending_metrics(run_dir: Path, resuming: bool):
+def _appending_metrics(run_dir: Path, resume_from):
     """Lightning's CSVLogger starts metrics.csv afresh in a non-empty folder; a resumed run
-    adds its rows to the earlier ones instead (the columns are the union)."""
+    adds its rows to the earlier ones instead (the columns are the union). Rows logged after
+    the checkpoint's step (a run killed between two checkpoints) are dropped: the resumed
+    run logs those steps again, and every step appears once."""
     path = run_dir / "metrics.csv"
-    if not (resuming and path.is_file()):
+    if resume_from is None or not path.is_file():
         yield
         return
+    resumed_at = _checkpoint_step(resume_from)
     earlier = path.with_name("metrics.before_resume.csv")
     path.replace(earlier)
     try:
         yield
     finally:
-        rows = []
-        for part in (earlier, path):
-            if part.is_file():
-                with part.open(newline="") as handle:
-                    rows += list(csv.DictReader(handle))
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=sorted({key for row in rows for key in row}))
-            writer.writeheader()
-            writer.writerows(rows)
+        # a row's step counts the optimizer steps before it (Lightning's logging step):
+        # rows at or past the checkpoint's step are the ones the resumed run logs again
+        kept = [row for row in read_metric_rows(earlier) if _step_of(row) < resumed_at]
+        write_metric_rows(path, kept + read_metric_rows(path))
         earlier.unlink()
+
+
+def _step_of(row: dict) -> float:
+    try:
+        return float(row.get("step") or 0)
+    except ValueError:
+        return 0
 
 
 def _test(trainer, task, datamodule, best):
@@ -147,19 +159,23 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     return the summary (also in summary.json)."""
     from dlrun.callbacks.divergence import Diverged
     from dlrun.sweeps.pruning import Pruned
-    from dlrun.loggers.wandb_logger import finish_wandb
+    from dlrun.loggers.table import earlier_tracker_runs, finish_loggers
     from dlrun.schema import ConfigError
     from dlrun.transfer import CheckpointError
 
-    run_dir = Path(run_dir)
+    logging.raiseExceptions = False  # a full disk: no traceback per log line that run.log cannot take
+    run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     summary = new_summary(cfg.name, run_dir, config, cfg.objective)
     if resume_from is not None:
         summary["resumed_from"] = str(resume_from)
+        summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs
+    if is_global_zero():  # from the first second: a run killed without a word still leaves a trace
+        write_summary(summary, run_dir)
     started, holder = time.time(), SimpleNamespace(trainer=None)
     try:
-        with _appending_metrics(run_dir, resuming=resume_from is not None):
+        with _appending_metrics(run_dir, resume_from):
             _fit_and_test(cfg, run_dir, summary, holder, resume_from)
     except (KeyboardInterrupt, SystemExit):  # SIGTERM (and a first Ctrl+C) end as SIGTERMException
         summary["status"] = "interrupted"
@@ -176,16 +192,50 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
         summary["status"], summary["error"] = "failed", str(error)
         raise ConfigError([str(error)]) from None
     except Exception as error:  # the summary must say what happened, whatever it was
-        summary["status"] = "failed"
-        summary["error"] = "".join(traceback.format_exception(error))
-        log.error("run failed: %s: %s", type(error).__name__, error)
+        _record_failure(summary, run_dir, error)
     finally:
         try:
             _collect(summary, run_dir, holder.trainer)
         except Exception as error:
-            log.error("could not collect results: %s", error)
+            log.error("could not collect results: %s", _one_line(error))
         summary["wall_time_s"] = time.time() - started
-        summary["wandb"] = finish_wandb(holder.trainer, summary)  # W&B run closed, its id kept in summary.json
+        summary.update(finish_loggers(holder.trainer, summary))  # e.g. the W&B run closed, its id kept in summary.json
         if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
-            write_summary(summary, run_dir)
+            _write_final_summary(summary, run_dir)
     return summary
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _record_failure(summary: dict, run_dir: Path, error: Exception) -> None:
+    """`error` is one line (console, summary.json); the traceback goes to summary.json's
+    `traceback` and to run.log, never to the console."""
+    from dlrun.atomic import is_out_of_space
+
+    summary["status"] = "failed"
+    summary["traceback"] = "".join(traceback.format_exception(error))
+    if is_out_of_space(error):
+        summary["error"] = f"out of disk space in {run_dir}: {_one_line(error)}"
+    else:
+        summary["error"] = _one_line(error)
+    log.error("run failed: %s (traceback in %s)", summary["error"], run_dir / "run.log")
+    try:
+        with open(run_dir / "run.log", "a") as handle:
+            handle.write(summary["traceback"])
+    except OSError:
+        pass
+
+
+def _write_final_summary(summary: dict, run_dir: Path) -> None:
+    """A full disk must not end in a traceback: the previous summary.json (status running)
+    stays, and the console says what could not be written."""
+    from dlrun.atomic import OutOfSpace
+
+    try:
+        write_summary(summary, run_dir)
+    except OutOfSpace as error:
+        summary["status"], summary["error"] = "failed", f"out of disk space in {run_dir}: {error}"
+        log.error("%s: summary.json not updated (status %s)", error, summary["status"])

@@ -7,6 +7,7 @@ this module does not import torch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +22,12 @@ from dlrun.models.choices import ACTIVATIONS, NORMS
 from dlrun.models.registry import MODELS, incompatibility, knob_problems
 from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
+from dlrun.overrides import shown
+from dlrun.own_code import checked_own_code
 from dlrun.registry import unknown_name_message
+from dlrun.run_length import run_length_problems
+from dlrun.structure import structure_problems
+from dlrun.transfer import checkpoint_problems
 from dlrun.schedule import SCHEDULES
 
 
@@ -31,17 +37,36 @@ class Rule:
     allowed: str
 
 
+# Counts and sizes end up in C integers (tensor shapes, loop counters): 32 bits is what
+# every backend takes. Seeds go to numpy's and torch's generators: numpy takes 32 bits.
+LARGEST_INT = 2**31 - 1
+SEED_LIMIT = 2**32
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float: nan, inf and 1e400 (which reads as inf) are no setting."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def integer(low=None):
-    text = "an integer" + (f" >= {low}" if low is not None else "")
-    return Rule(lambda v: _is_int(v) and (low is None or v >= low), text)
+def _in_range(v, low=None, high=LARGEST_INT):
+    return _is_int(v) and (low is None or v >= low) and v <= high
+
+
+def integer(low=None, high=LARGEST_INT):
+    bound = "2**31" if high == LARGEST_INT else f"2**{(high + 1).bit_length() - 1}"
+    text = "an integer" + (f" >= {low}" if low is not None else "") + f" (below {bound})"
+    return Rule(lambda v: _in_range(v, low, high), text)
+
+
+def _existing_path(value) -> bool:
+    try:
+        return Path(value).exists()
+    except OSError:  # e.g. a name longer than the filesystem takes
+        return False
 
 
 def number(low=None, high=None, low_open=False, high_open=False):
@@ -54,7 +79,7 @@ def number(low=None, high=None, low_open=False, high_open=False):
 
     left = "" if low is None else f"{'>' if low_open else '>='} {low}"
     right = "" if high is None else f"{'<' if high_open else '<='} {high}"
-    return Rule(check, "a number " + " and ".join(part for part in (left, right) if part))
+    return Rule(check, "a finite number " + " and ".join(part for part in (left, right) if part))
 
 
 def one_of(choices):
@@ -63,24 +88,24 @@ def one_of(choices):
 
 
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
-FRACTION_OR_COUNT = Rule(lambda v: (_is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
+FRACTION_OR_COUNT = Rule(lambda v: _in_range(v, 1) or (isinstance(v, float) and 0 < v <= 1),
                          "a fraction in (0, 1] or a whole number of batches >= 1")
 FRACTION_COUNT_OR_OFF = Rule(lambda v: FRACTION_OR_COUNT.check(v) or v == 0,
                              "0 (off), a fraction in (0, 1] or a whole number of batches >= 1")
 BETAS = Rule(lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
              "two numbers in [0, 1), e.g. [0.9, 0.999]")
 OFF_OR_POSITIVE = Rule(lambda v: v is None or (_is_number(v) and v > 0), "null (off) or a number > 0")
-MILESTONES = Rule(lambda v: isinstance(v, (list, tuple)) and all(_is_int(m) and m >= 1 for m in v),
+MILESTONES = Rule(lambda v: isinstance(v, (list, tuple)) and all(_in_range(m, 1) for m in v),
                   "a list of integers >= 1 (scheduler steps), e.g. [10, 15]")
 NAMES = Rule(lambda v: isinstance(v, (list, tuple)) and all(isinstance(n, str) and n for n in v),
              "a list of module-name patterns, e.g. [stem, 'body.*']")
 
 RULES: dict[str, Rule] = {
-    "seed": integer(0),
+    "seed": integer(0, SEED_LIMIT - 1),
     "name": Rule(lambda v: isinstance(v, str) and v != "" and "/" not in v, "a non-empty string without '/'"),
     "objective": one_of(all_metric_names()),
     "trainer.max_epochs": integer(1),
-    "trainer.max_steps": Rule(lambda v: _is_int(v) and (v == -1 or v >= 1), "-1 (no limit) or an integer >= 1"),
+    "trainer.max_steps": Rule(lambda v: v == -1 or _in_range(v, 1), "-1 (no limit) or an integer >= 1 (below 2**31)"),
     "trainer.limit_train_batches": FRACTION_OR_COUNT,
     "trainer.limit_val_batches": FRACTION_COUNT_OR_OFF,
     "trainer.limit_test_batches": FRACTION_COUNT_OR_OFF,
@@ -91,7 +116,6 @@ RULES: dict[str, Rule] = {
     "trainer.profiler": Rule(lambda v: v in (None, "simple", "advanced", "pytorch"),
                              "null (off), simple, advanced or pytorch"),
     "trainer.test_after_fit": BOOLEAN,
-    "data.name": one_of(DATASETS),
     "data.batch_size": integer(1),
     "data.val_fraction": number(0, 1, low_open=True, high_open=True),
     "data.test_fraction": number(0, 1, high_open=True),
@@ -129,7 +153,7 @@ RULES: dict[str, Rule] = {
     "model.heads": integer(1),
     "model.mlp_ratio": number(0, low_open=True),
     "model.positions": one_of(("learned", "sinusoidal")),
-    "model.patch_size": Rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or an integer >= 1"),
+    "model.patch_size": Rule(lambda v: v == "auto" or _in_range(v, 1), "'auto' or an integer >= 1"),
     "model.kernel_size": integer(2),
     "optim.name": one_of(OPTIMIZERS),
     "optim.lr": number(0, low_open=True),
@@ -177,14 +201,14 @@ RULES: dict[str, Rule] = {
     "init.zero_bias": BOOLEAN,
     "init.forget_bias": Rule(lambda v: v is None or v == CHRONO or _is_number(v), f"null, a number or {CHRONO!r}"),
     "init.chrono_t_max": integer(3),
-    "init.path": Rule(lambda v: isinstance(v, str) and v != "???" and Path(v).exists(),
+    "init.path": Rule(lambda v: isinstance(v, str) and v != "???" and _existing_path(v),
                       "an existing run folder or .ckpt/.pt file (init=checkpoint needs init.path=...)"),
     "init.which": one_of(("best", "last")),
     "init.freeze": NAMES,
     "init.gain": number(0, low_open=True),
     "init.distribution": one_of(("uniform", "normal")),
     "init.mode": one_of(("fan_in", "fan_out")),
-    "hardware.devices": Rule(lambda v: (_is_int(v) and v >= 1) or v == "auto", "an integer >= 1 or 'auto'"),
+    "hardware.devices": Rule(lambda v: _in_range(v, 1) or v == "auto", "an integer >= 1 or 'auto'"),
     "hardware.precision": one_of(("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")),
     "hardware.deterministic": BOOLEAN,
     "hardware.accelerator": one_of(("cpu", "gpu", "cuda", "mps", "auto")),
@@ -193,7 +217,7 @@ RULES: dict[str, Rule] = {
     "hardware.compile": BOOLEAN,
     "hardware.matmul_precision": one_of(("highest", "high", "medium")),
     "hardware.timeout_s": number(0, low_open=True),
-    "hardware.threads": Rule(lambda v: v is None or (_is_int(v) and v >= 1), "null (torch's default) or an integer >= 1"),
+    "hardware.threads": Rule(lambda v: v is None or _in_range(v, 1), "null (torch's default) or an integer >= 1"),
     "callbacks.checkpoint.save_best": BOOLEAN,
     "callbacks.checkpoint.save_last": BOOLEAN,
     "callbacks.checkpoint.last_min_interval_s": number(0),
@@ -235,7 +259,7 @@ def _rule_problems(cfg: dict) -> list:
     for key, rule in RULES.items():
         present, value = _lookup_path(cfg, key)
         if present and not rule.check(value):
-            problems.append(f"{key}={value!r}: expected {rule.allowed}")
+            problems.append(f"{key}={shown(repr(value))}: expected {rule.allowed}")
     return problems
 
 
@@ -268,9 +292,14 @@ def validate(cfg) -> None:
         from dlrun.compose import without_hydra
 
         cfg = OmegaConf.to_container(without_hydra(cfg))
-    problems = _rule_problems(cfg)
+    problems = structure_problems(cfg)
     if not problems:
-        # data problems (task choice, split sizes, files: headers only) before the model/data fit
-        problems = _name_problems(cfg) or data_problems(cfg["data"]) or _fit_problems(cfg)
+        cfg = checked_own_code(cfg)  # a user's _target_ model or data: checked there; the rules below see dlrun's keys
+        problems = _rule_problems(cfg)
+    if not problems:
+        # data problems (task choice, split sizes, files: headers only) before the model/data fit;
+        # the run's length (batches from the data's size) last
+        problems = (_name_problems(cfg) or data_problems(cfg["data"]) or _fit_problems(cfg)
+                    or checkpoint_problems(cfg["init"]) or run_length_problems(cfg))
     if problems:
         raise ConfigError(problems)

@@ -8,11 +8,13 @@ ranks never see Hydra or a sweeper, so a trial is one run folder with one config
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from dlrun.compose import without_hydra
+from dlrun.run_dirs import holding
 from dlrun.schema import validate
 
 log = logging.getLogger("dlrun")
@@ -46,7 +48,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) ->
     show_console = show_console and plan.is_rank_zero
     if show_console:
         print_header(cfg, run_dir)
-    summary = _train(cfg, Path(run_dir), plan)
+    with holding(run_dir) if plan.is_rank_zero else nullcontext():  # one live owner per run folder
+        summary = _train(cfg, Path(run_dir), plan)
     if show_console:
         print_result(summary)
     if plan.is_rank_zero:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from dlrun import __version__, atomic
+from dlrun.checkpoint_files import as_recorded, recorded_path
 from dlrun.ownership import live_owner, read_owner
 
 SUMMARY_FILE = "summary.json"
@@ -55,16 +56,30 @@ def new_summary(name: str, run_dir: Path, config: dict, objective: str) -> dict:
     }
 
 
+# Files of the run named in the summary: stored relative to the run folder, so a copied or
+# moved folder uses its own; read_summary (and dlrun.run) hand them back absolute.
+FILE_FIELDS = ("best_checkpoint", "last_checkpoint")
+
+
 def write_summary(summary: dict, run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    stored = dict(summary, **{field: as_recorded(run_dir, summary[field]) for field in FILE_FIELDS if summary.get(field)})
     # atomic: a reader never sees half a summary, a full disk keeps the previous one
-    return atomic.write_text(Path(run_dir) / SUMMARY_FILE, json.dumps(_clean(summary), indent=2, sort_keys=False))
+    return atomic.write_text(run_dir / SUMMARY_FILE, json.dumps(_clean(stored), indent=2, sort_keys=False))
+
+
+def with_absolute_paths(summary: dict, run_dir) -> dict:
+    """The summary of the folder where it lies now: run_dir and its files absolute."""
+    run_dir = Path(run_dir).resolve()
+    paths = {field: str(recorded_path(run_dir, summary[field])) for field in FILE_FIELDS if summary.get(field)}
+    return dict(summary, run_dir=str(run_dir), **paths)
 
 
 def read_summary(run_dir) -> dict:
     path = Path(run_dir) / SUMMARY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no {SUMMARY_FILE} (is {run_dir} a dlrun run folder?)")
-    summary = json.loads(path.read_text())
+    summary = with_absolute_paths(json.loads(path.read_text()), run_dir)
     if summary.get("status") == "running" and live_owner(run_dir) is None:
         owner = read_owner(run_dir)
         who = owner.describe() if owner else "its process"

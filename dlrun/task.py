@@ -1,5 +1,11 @@
 """TaskModule: the one LightningModule. Loss and metrics follow spec.task; every stage
-goes through `_common_step`; the optimizer and schedule come from their factories."""
+goes through `_common_step`; the optimizer and schedule come from their factories.
+
+A run's TaskModule keeps its resolved config and DataSpec as hyperparameters, so a
+checkpoint rebuilds it alone, as Lightning users expect:
+
+    task = dlrun.TaskModule.load_from_checkpoint("RUN_DIR/checkpoints/best.ckpt")
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,37 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from dlrun.data.spec import IGNORE
+from dlrun.data.spec import IGNORE, DataSpec
 from dlrun.metrics import LR, METRICS_BY_TASK, metric_name
 from dlrun.optim import build_optimizer
 from dlrun.schedule import build_scheduler, scheduler_steps
 
 
+def _rebuilt_model(config: dict, spec: DataSpec):
+    """The network a run's config builds (its weights come from the checkpoint)."""
+    from dlrun.models.registry import build_model
+
+    return build_model(config["model"], spec)
+
+
 class TaskModule(L.LightningModule):
-    def __init__(self, model, spec, cfg_optim, cfg_schedule, label_smoothing: float = 0.0):
+    def __init__(self, model=None, spec=None, cfg_optim=None, cfg_schedule=None, label_smoothing: float = 0.0,
+                 config=None):
+        """`config`: the run's resolved config, saved with `spec` as hyperparameters (plain
+        containers: a checkpoint loads with weights_only). Given only those two (as
+        load_from_checkpoint does), the rest is built from the config."""
         super().__init__()
+        if isinstance(spec, dict):  # from a checkpoint's hyperparameters
+            spec = DataSpec(**{**spec, "input_shape": tuple(spec["input_shape"])})
+        if config is not None:
+            from omegaconf import OmegaConf
+
+            config = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
+            self.save_hyperparameters({"config": config, "spec": spec.to_dict()}, logger=False)
+            if model is None:
+                model = _rebuilt_model(config, spec)
+                cfg_optim, cfg_schedule = config["optim"], config["schedule"]
+                label_smoothing = config["loss"]["label_smoothing"]
         self.model, self.spec = model, spec
         self.cfg_optim, self.cfg_schedule = cfg_optim, cfg_schedule
         self.label_smoothing = label_smoothing

@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from lightning.pytorch.profilers import AdvancedProfiler, PassThroughProfiler, SimpleProfiler
 
 from dlrun.callbacks.activations import activations_callback
+from dlrun.checkpoint_io import AtomicCheckpointIO
 from dlrun.callbacks.averaging import averaging_callback
 from dlrun.callbacks.divergence import divergence_callback
 from dlrun.callbacks.grad_norm import grad_norm_callback
@@ -22,6 +23,7 @@ from dlrun.callbacks.update_ratio import update_ratio_callback
 from dlrun.distributed.callbacks import compile_callback, rank_record_callback
 from dlrun.distributed.strategies import build_strategy
 from dlrun.history import MetricHistory
+from dlrun.loggers.table import build_loggers
 from dlrun.metrics import direction
 from dlrun.optim import gradient_clipping
 from dlrun.sweeps.pruning import pruning_callback
@@ -105,20 +107,6 @@ def build_callbacks(cfg, run_dir: Path) -> list:
     return [callback for callback in made if callback is not None]
 
 
-def build_loggers(cfg, run_dir: Path) -> list:
-    loggers = []
-    if cfg.logger.get("csv", False):
-        from lightning.pytorch.loggers import CSVLogger
-
-        # name="" and version="" put metrics.csv straight into the run folder
-        loggers.append(CSVLogger(save_dir=str(run_dir), name="", version=""))
-    if cfg.logger.get("wandb"):
-        from dlrun.loggers.wandb_logger import wandb_logger
-
-        loggers.append(wandb_logger(cfg, run_dir))
-    return loggers
-
-
 def route_lightning_logs() -> None:
     """Lightning gives its logger a console handler of its own and also propagates to the
     root logger; when the root logger already writes the console and run.log (Hydra's
@@ -195,6 +183,7 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
         enable_checkpointing=cfg.callbacks.checkpoint.save_best,  # else Lightning adds its own epoch=N checkpoints
         num_sanity_val_steps=0,
         default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],  # checkpoints written atomically, with their SHA-256
         logger=build_loggers(cfg, run_dir) or False,
         callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks),
     )

@@ -2,8 +2,9 @@
 freshly built model (non-strict, reporting what matched), leaves tensors whose shape
 changed (a new head) at their fresh init, and freezes modules matched by name patterns.
 
-Files are read with torch.load(weights_only=True): tensors and plain containers only, never
-arbitrary pickled code. A file that is not a readable state dict raises one error naming it.
+Files are checked against their SHA-256 sidecar, then read with torch.load(weights_only=True):
+tensors and plain containers only, never arbitrary pickled code. A file that is not a
+readable state dict raises one error naming it.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dlrun.checkpoint_files import recorded_path, verify_checksum
+from dlrun.errors import CheckpointError  # noqa: F401 - raised here, and imported from here by callers
 
 log = logging.getLogger("dlrun")
 
 # A Lightning checkpoint of dlrun's TaskModule stores the network under this attribute.
 TASK_MODEL_PREFIX = "model."
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot initialise this model; the message names the file."""
 
 
 @dataclass
@@ -45,8 +46,8 @@ def resolve_checkpoint(path, which: str) -> Path:
     candidates = []
     summary = path / "summary.json"
     if summary.is_file():
-        named = json.loads(summary.read_text()).get(f"{which}_checkpoint")
-        candidates += [Path(named)] if named else []
+        named = recorded_path(path, json.loads(summary.read_text()).get(f"{which}_checkpoint"))
+        candidates += [named] if named else []
     candidates.append(path / "checkpoints" / f"{which}.ckpt")
     for candidate in candidates:
         if candidate.is_file():
@@ -55,13 +56,47 @@ def resolve_checkpoint(path, which: str) -> Path:
                           f"(looked for {', '.join(map(str, candidates))})")
 
 
+def checkpoint_problems(cfg_init) -> list:
+    """For init=checkpoint, at validation: the file init.path means is there and matches its
+    checksum (reading it is the run's: that needs torch)."""
+    if cfg_init.get("name") != "checkpoint":
+        return []
+    try:
+        verify_checksum(resolve_checkpoint(cfg_init["path"], cfg_init.get("which", "best")))
+    except CheckpointError as error:
+        return [str(error)]
+    return []
+
+
+def unsafe_global(error: Exception):
+    """The module.name a refused pickle would have imported (posix.system, ...), or None."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
+    return found.group(1) if found else None
+
+
 def load_reason(error: Exception) -> str:
-    """One line saying why torch.load refused a file."""
+    """One line saying why torch.load refused a file (never torch's advice to load it unsafely)."""
+    name = unsafe_global(error)
+    if name:
+        return (f"refused: loading it would import {name}, which can run code; dlrun loads checkpoints of "
+                "tensors and plain data only")
     text = str(error).strip()
-    if "WeightsUnpickler error:" in text:  # torch's long weights_only message: keep its reason
-        return "holds objects that weights_only loading refuses: " + text.split("WeightsUnpickler error:", 1)[1].split(
-            "Check the documentation")[0].strip().replace("\n", " ")
+    if "weights only load failed" in text.lower() or "WeightsUnpickler error:" in text:
+        # torch's long weights_only message: keep its reason, drop the advice to turn the check off
+        reason = text.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0]
+        reason = reason.split("arbitrary code execution.")[-1].replace("Do it only if you got the file from a "
+                                                                        "trusted source.", "")
+        return "holds objects that weights_only loading refuses: " + " ".join(reason.split()[:40])
     return (text.splitlines() or [type(error).__name__])[0]
+
+
+def read_weights_only(path, mmap: bool = False):
+    """torch.load of a checkpoint that matches its checksum: tensors and plain data only
+    (CheckpointError on a checksum mismatch; load errors propagate for load_reason)."""
+    import torch
+
+    verify_checksum(path)
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
 
 
 def load_state_dict(path) -> dict:
@@ -71,7 +106,9 @@ def load_state_dict(path) -> dict:
 
     path = Path(path)
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        content = read_weights_only(path)
+    except CheckpointError:
+        raise
     except Exception as error:  # corrupt, truncated, or pickled objects weights_only refuses
         raise CheckpointError(f"cannot read weights from {path}: {load_reason(error)} "
                               "(expected a Lightning .ckpt or a torch.save'd state_dict)") from error

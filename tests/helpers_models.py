@@ -11,9 +11,9 @@ from torch import nn
 class ExplodingNet(nn.Module):
     """Trains normally until `fail_at_step` forward passes, then raises: a run that dies mid-way."""
 
-    def __init__(self, cfg, spec):
+    def __init__(self, spec, fail_at_step: int = 3, **other_knobs):  # the built-in model's knobs it is laid over
         super().__init__()
-        self.fail_at_step = cfg.get("fail_at_step", 3)
+        self.fail_at_step = fail_at_step
         self.calls = 0
         self.linear = nn.Linear(math.prod(spec.input_shape), spec.output_dim)
 

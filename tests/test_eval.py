@@ -10,6 +10,7 @@ import pytest
 
 import dlrun
 from conftest import TINY, read_json
+from dlrun.checkpoint_files import recorded_path
 from dlrun.commands.evaluate import main as evaluate
 
 
@@ -19,7 +20,9 @@ def test_eval_of_the_best_checkpoint_reproduces_the_runs_test_metrics(tiny_run, 
     assert evaluate([str(run_dir)]) == 0
     written = read_json(run_dir / "eval_best_digits.json")
     assert written["metrics"] == summary["test"]
-    assert written["checkpoint"] == summary["best_checkpoint"]
+    # both recorded as the run's own file (relative to the run folder, or absolute in older runs)
+    assert recorded_path(run_dir, written["checkpoint"]).resolve() == \
+        recorded_path(run_dir, summary["best_checkpoint"]).resolve()
     shown = capsys.readouterr().out
     assert "test/acc" in shown and f"{summary['test']['test/acc']:.6g}" in shown
     assert (run_dir / "summary.json").read_text() == before  # the run itself is untouched

@@ -178,9 +178,10 @@ def test_seeded_samplers_draw_the_trials(tmp_path, sampler):
     result, sweep_dir = sweep_cli(tmp_path, LOG_LR, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2",
                                   f"hydra.sweeper.sampler={sampler}", "hydra.sweeper.seed=7")
     assert result.returncode == 0, result.output[-3000:]
-    assert f"sampler {sampler}" in result.output and "2 at a time" in result.output
+    assert f"sampler {sampler}" in result.output and "1 at a time" in result.output
+    assert "hydra.sweeper.n_jobs=2: the basic launcher runs one trial at a time in this process" in result.output
     runs = trial_summaries(sweep_dir)
-    # the same seeded sampler asked twice before any result, as the sweep's batch of 2 was
+    # the same seeded sampler asked twice (each trial number draws its own point, results or not)
     replica = create_study(sampler=build_sampler(sampler, DEFAULTS["samplers"].get(sampler), 7))
     expected = [replica.ask({"optim.lr": FloatDistribution(1e-5, 1e-1, log=True)}).params["optim.lr"]
                 for _ in range(2)]
@@ -213,5 +214,6 @@ def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
     assert read_json(sweep_dir / "0" / "summary.json")["status"] == "interrupted"
     assert not (sweep_dir / "1").exists(), "the sweep went on to the next trial after the signal"
     assert "run the same command again to continue the sweep" in output and "Traceback" not in output
-    rows = {row["trial"]: row["status"] for row in summary_rows(sweep_dir)}
-    assert rows == {"0": "interrupted"}, rows
+    rows = {row["trial"]: (row["status"], row["optim.lr"], row["error"]) for row in summary_rows(sweep_dir)}
+    assert rows == {"0": ("interrupted", "0.01", "the sweep was stopped"), "1": ("waiting", "0.01", "retry of trial 0")}, \
+        "the interrupted point is queued again for the next run of the command"

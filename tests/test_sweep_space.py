@@ -11,7 +11,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from dlrun.sweeps.samplers import build_pruner, build_sampler
+from dlrun.sweeps.samplers import SeededPerTrial, build_pruner, build_sampler
 from dlrun.sweeps.settings import SweepSettingsError, launcher_parallelism, make_plan, read_settings
 from dlrun.sweeps.space import SearchSpaceError, parse_space
 
@@ -132,24 +132,32 @@ def test_plan_grid_for_comma_lists_sampling_for_intervals():
 @pytest.mark.parametrize("name, cls", [("random", optuna.samplers.RandomSampler), ("tpe", optuna.samplers.TPESampler),
                                        ("qmc", optuna.samplers.QMCSampler), ("grid", optuna.samplers.RandomSampler)])
 def test_samplers_are_seeded_optuna_samplers(name, cls):
+    space = {"lr": FloatDistribution(1e-5, 1e-1, log=True)}
+
     def draws(seed, earlier=0):
-        study = optuna.create_study(sampler=build_sampler(name, {}, seed, earlier))
-        space = {"lr": FloatDistribution(1e-5, 1e-1, log=True)}
+        study = optuna.create_study(sampler=build_sampler(name, {}, seed))
+        for _ in range(earlier):  # trials already in the study (a continued sweep, or other workers')
+            study.ask(space)
         return [study.ask(space).params["lr"] for _ in range(4)]
 
-    assert isinstance(build_sampler(name, {}, 0), cls)
+    sampler = build_sampler(name, {}, 0)
+    assert isinstance(sampler.inner if isinstance(sampler, SeededPerTrial) else sampler, cls)
     first = draws(0)
     assert first == draws(0), "same seed, same search"
     assert all(1e-5 <= lr <= 1e-1 for lr in first)
     if name in ("random", "tpe"):
         assert first != draws(1)
-        assert draws(0, earlier=4) == draws(4), "a continued sweep moves its seed on by the trials already run"
+        later = draws(0, earlier=4)
+        assert not set(later) & set(first), "a continued sweep draws new points"
+        # each trial number has its own draw, whichever worker's sampler asks for it
+        other_worker = optuna.create_study(sampler=build_sampler(name, {}, 0))
+        assert [other_worker.ask(space).params["lr"] for _ in range(8)][4:] == later
 
 
 def test_pruners_and_sampler_knobs_reach_optuna():
     assert isinstance(build_pruner("median", {"n_startup_trials": 2}), optuna.pruners.MedianPruner)
     assert isinstance(build_pruner("successive_halving", {}), optuna.pruners.SuccessiveHalvingPruner)
-    assert build_sampler("tpe", {"n_startup_trials": 7}, 0)._n_startup_trials == 7
+    assert build_sampler("tpe", {"n_startup_trials": 7}, 0).inner._n_startup_trials == 7
     with pytest.raises(ValueError, match="hyperband"):
         build_pruner("hyperband", {})
 

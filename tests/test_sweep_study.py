@@ -14,6 +14,7 @@ import shlex
 import optuna
 import pytest
 
+from dlrun.ownership import Heartbeat
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.driver import SweepRequest, plan_sweep, run_sweep
 from dlrun.sweeps.loop import Outcome, SweepAborted, outcome_from_run
@@ -21,6 +22,7 @@ from dlrun.sweeps.plots import axis_scale
 from dlrun.sweeps.refine import refine_command
 from dlrun.sweeps.report import summarize
 from dlrun.sweeps.space import parse_space
+from dlrun.sweeps.workers import RETRY_ATTR, WORKER_ATTR, WORKERS_DIR
 from test_sweep_space import DEFAULTS
 
 LOG_LR = "optim.lr=tag(log, interval(1e-5, 1e-1))"
@@ -36,18 +38,18 @@ def bowl(overrides) -> Outcome:
 
 
 class Launcher:
-    """launch([(number, overrides)]) -> [Outcome]; remembers what it was handed."""
+    """launch(number, overrides, slot) -> Outcome; remembers what it was handed, in order."""
 
     def __init__(self, score=bowl):
-        self.score, self.batches = score, []
+        self.score, self.calls = score, []
 
-    def __call__(self, batch):
-        self.batches.append([number for number, _ in batch])
-        return [self.score(overrides) for _, overrides in batch]
+    def __call__(self, number, overrides, slot):
+        self.calls.append((number, slot))
+        return self.score(overrides)
 
     @property
     def numbers(self):
-        return [number for batch in self.batches for number in batch]
+        return [number for number, _ in self.calls]
 
 
 def sweep(sweep_dir, arguments, launcher, objective="val/loss", **settings):
@@ -88,12 +90,12 @@ def test_same_command_continues_the_study_without_rerunning(tmp_path):
     assert third.numbers == [], "a finished sweep run again does nothing"
 
 
-def test_comma_lists_are_a_grid_run_once_in_batches(tmp_path):
+def test_comma_lists_are_a_grid_run_once_by_parallel_slots(tmp_path):
     launcher = Launcher(lambda overrides: Outcome("completed", lr_of(overrides)))
     report = sweep(tmp_path, ["optim.lr=0.1,0.01,0.001", "optim=adam,sgd"], launcher, n_jobs=4)
     pairs = sorted((row.params["optim.lr"], row.params["optim"]) for row in report.rows)
     assert pairs == sorted((lr, o) for lr in (0.1, 0.01, 0.001) for o in ("adam", "sgd"))
-    assert launcher.batches == [[0, 1, 2, 3], [4, 5]], "n_jobs trials handed to the launcher at once"
+    assert sorted(launcher.numbers) == list(range(6)) and {slot for _, slot in launcher.calls} <= {0, 1, 2, 3}
     assert report.best.params["optim.lr"] == 0.001
     sweep(tmp_path, ["optim.lr=0.1,0.01,0.001", "optim=adam,sgd"], launcher, n_jobs=4)
     assert len(launcher.numbers) == 6, "every combination once, also when the command runs again"
@@ -104,7 +106,7 @@ def test_other_samplers_and_maximize(tmp_path, sampler):
     launcher = Launcher(lambda overrides: Outcome("completed", -bowl(overrides).value))
     report = sweep(tmp_path, [LOG_LR, "model.depth=range(1,4)"], launcher, objective="val/acc", n_trials=6,
                    sampler=sampler, n_jobs=2)
-    assert len(report.rows) == 6 and launcher.batches == [[0, 1], [2, 3], [4, 5]]
+    assert len(report.rows) == 6 and sorted(launcher.numbers) == list(range(6))
     assert all(1e-5 <= row.params["optim.lr"] <= 1e-1 and row.params["model.depth"] in (1, 2, 3)
                for row in report.rows)
     assert report.best.value == max(row.value for row in report.rows), "val/acc is maximized"
@@ -135,14 +137,45 @@ def test_too_many_failures_stop_the_sweep_with_a_summary(tmp_path):
     assert (tmp_path / "summary.csv").read_text().count("failed") == 2
 
 
-def test_trials_left_running_by_a_stopped_sweep_are_not_counted(tmp_path):
+def _asked_by(sweep_dir, worker: str):
+    """A trial asked and stamped by `worker`, as a worker of the sweep leaves it while it runs."""
+    study = studies.load(sweep_dir)
+    asked = study.ask(parse_space([LOG_LR]).distributions())
+    asked.set_user_attr(WORKER_ATTR, worker)
+    return asked
+
+
+def test_a_dead_workers_trial_is_closed_and_its_point_retried_once(tmp_path):
     sweep(tmp_path, [LOG_LR], Launcher(), n_trials=2)
-    study = studies.load(tmp_path)
-    study.ask(parse_space([LOG_LR]).distributions())  # a trial whose sweep was killed
+    killed = _asked_by(tmp_path, "gone-host-4242")  # its worker holds no owner file: dead
     launcher = Launcher()
     report = sweep(tmp_path, [LOG_LR], launcher, n_trials=3)
-    assert launcher.numbers == [3]
-    assert sorted(row.status for row in report.rows) == ["completed"] * 3 + ["interrupted"]
+    assert launcher.numbers == [3], "the retry is the only trial left to run"
+    rows = {row.number: row for row in report.rows}
+    assert rows[2].status == "interrupted" and "gone-host-4242 stopped" in rows[2].error
+    assert rows[3].status == "completed" and rows[3].params == killed.params, "the same point, interval and all"
+    assert studies.load(tmp_path).trials[3].user_attrs[RETRY_ATTR] == 2
+    retry_killed = _asked_by(tmp_path, "gone-host-4243")  # a retry whose worker died too: given up
+    retry_killed.set_user_attr(RETRY_ATTR, 1)
+    again = Launcher()
+    report = sweep(tmp_path, [LOG_LR], again, n_trials=4)
+    rows = {row.number: row for row in report.rows}
+    assert again.numbers == [5] and rows[4].status == "interrupted"
+    assert rows[5].params != retry_killed.params and RETRY_ATTR not in studies.load(tmp_path).trials[5].user_attrs
+
+
+def test_a_live_workers_trial_is_left_alone(tmp_path):
+    sweep(tmp_path, [LOG_LR], Launcher(), n_trials=2)
+    holder = Heartbeat(tmp_path / WORKERS_DIR / "other-worker").take()  # another worker, alive
+    try:
+        live = _asked_by(tmp_path, "other-worker")
+        launcher = Launcher()
+        report = sweep(tmp_path, [LOG_LR], launcher, n_trials=4)
+    finally:
+        holder.release()
+    assert launcher.numbers == [3], "the live trial holds a place: 2 done + 1 running + 1 new = 4"
+    assert {row.number: row.status for row in report.rows}[live.number] == "running"
+    assert studies.load(tmp_path).trials[live.number].state.name == "RUNNING"
 
 
 def test_summary_plots_and_refine_from_the_study(tmp_path):

@@ -29,6 +29,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from dlrun.atomic import is_out_of_space
 from dlrun.callbacks.divergence import Diverged
 
 log = logging.getLogger("dlrun")
@@ -144,7 +145,8 @@ class Resumable(Callback):
             self._save_last(trainer)
             log.warning("failed at step %d: saved %s", trainer.global_step, self.last_path)
         except Exception as error:  # the run's own error is the one to report
-            log.warning("failed at step %d; could not save %s: %s", trainer.global_step, self.last_path, error)
+            if not is_out_of_space(error):  # a full disk: the run's one error line says it
+                log.warning("failed at step %d; could not save %s: %s", trainer.global_step, self.last_path, error)
 
 
 def _training_ends_now(trainer) -> bool:

@@ -1,6 +1,6 @@
 """A run folder's checkpoints for `dlrun resume` and `dlrun eval`: which file best, last
-or a path means; reading it safely (torch.load with weights_only: tensors and plain
-containers, never pickled code; memory-mapped, so a check does not read every tensor);
+or a path means; reading it safely (its SHA-256 checked against the sidecar the run wrote, then torch.load
+with weights_only: tensors and plain containers, never pickled code; memory-mapped);
 and checking that it fits the model it is meant for. Every problem is a CheckpointError
 whose message names the file and what is wrong."""
 
@@ -9,14 +9,17 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from dlrun.transfer import TASK_MODEL_PREFIX, CheckpointError, load_reason
+from dlrun.transfer import TASK_MODEL_PREFIX, CheckpointError, load_reason, read_weights_only, unsafe_global
 
 NAMED = ("best", "last")
 
 
 def checkpoint_file(run_dir, which: str) -> Path:
-    """checkpoints/{which}.ckpt for best / last, else `which` as a path."""
+    """checkpoints/{which}.ckpt for best / last, else `which` as a path (from the working
+    folder, else from the run folder)."""
     path = Path(run_dir) / "checkpoints" / f"{which}.ckpt" if which in NAMED else Path(which)
+    if which not in NAMED and not path.is_file() and not path.is_absolute() and (Path(run_dir) / path).is_file():
+        path = Path(run_dir) / path
     if not path.is_file():
         found = sorted(p.name for p in (Path(run_dir) / "checkpoints").glob("*.ckpt"))
         raise CheckpointError(f"ckpt={which}: no checkpoint file {path} "
@@ -25,13 +28,15 @@ def checkpoint_file(run_dir, which: str) -> Path:
 
 
 def read_checkpoint(path) -> dict:
-    import torch
-
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; its index is at the end
         raise CheckpointError(f"{path}: corrupt or not a checkpoint (not a torch.save archive; truncated?)")
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        content = read_weights_only(path, mmap=True)
+    except CheckpointError:
+        raise
     except Exception as error:  # corrupt members, or pickled objects
+        if unsafe_global(error):
+            raise CheckpointError(f"{path}: {load_reason(error)}") from None
         raise CheckpointError(f"{path}: corrupt or not a checkpoint ({load_reason(error)})") from None
     if not isinstance(content, dict) or not isinstance(content.get("state_dict"), dict):
         raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict in it)")

@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from dlrun.checkpoint_files import as_recorded
 from dlrun.commands.checkpoints import trained_spec, check_fits, checkpoint_file, read_checkpoint
 from dlrun.commands.run_folder import UsageError, refuse, load_run_config, logging_to, split_arguments
 from dlrun.schema import ConfigError
@@ -75,7 +76,7 @@ def write_results(run_dir: Path, label: str, cfg, path: Path, overrides, metrics
     from omegaconf import OmegaConf
 
     out = run_dir / f"eval_{label}_{cfg.data.name}.json"
-    record = {"checkpoint": str(path), "data": OmegaConf.to_container(cfg.data), "overrides": list(overrides),
+    record = {"checkpoint": as_recorded(run_dir, path), "data": OmegaConf.to_container(cfg.data), "overrides": list(overrides),
               "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "metrics": metrics}
     out.write_text(json.dumps(record, indent=2))
     return out

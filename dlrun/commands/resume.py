@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dlrun.commands.checkpoints import trained_spec, checkpoint_file, check_fits, read_checkpoint, require_training_state
 from dlrun.commands.run_folder import UsageError, refuse, load_run_config, logging_to, save_config, split_arguments
+from dlrun.run_dirs import holding
 from dlrun.schema import ConfigError
 from dlrun.transfer import CheckpointError
 
@@ -66,6 +67,15 @@ def main(args) -> int:
         checkpoint = resume_checkpoint(run_dir, cfg)
     except (UsageError, ConfigError, CheckpointError) as error:
         return refuse("resume", error)
+    try:
+        with holding(run_dir, take_over_dead=True):  # a live run is never resumed under its feet
+            summary = _resume(cfg, run_dir, overrides, checkpoint)
+    except ConfigError as error:
+        return refuse("resume", error)
+    return 0 if summary["status"] == "completed" else 1
+
+
+def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
     from omegaconf import OmegaConf
 
     from dlrun.console import print_config, print_result
@@ -77,4 +87,4 @@ def main(args) -> int:
         print_config(OmegaConf.to_container(cfg), title=f"resume {cfg.name} from {checkpoint}")
         summary = execute(cfg, run_dir, resume_from=checkpoint)
         print_result(summary)
-    return 0 if summary["status"] == "completed" else 1
+    return summary

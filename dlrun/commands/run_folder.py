@@ -58,14 +58,11 @@ def _group_nodes(parsed) -> dict:
 
 def apply_overrides(cfg, overrides):
     """The config with Hydra-style overrides applied; ConfigError names the bad one."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as error:
-        raise ConfigError([str(error).strip().splitlines()[0]]) from None
+    from dlrun.overrides import parse_overrides
+
+    parsed = parse_overrides(list(overrides), multirun=True)  # a sweep is refused below, in these words
     hydra_settings = [o.input_line for o in parsed if o.key_or_group.split("/")[0].split(".")[0] == "hydra"]
     if hydra_settings:
         raise ConfigError([f"{line}: Hydra's own settings do not apply to a saved run" for line in hydra_settings])

@@ -8,11 +8,15 @@ loaders run the same checks again after a download.
 
 from __future__ import annotations
 
+import ast
 import csv
 import gzip
+import itertools
 import struct
 import zipfile
 from pathlib import Path
+
+from dlrun.overrides import shown
 
 IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801  # unsigned bytes, 3 dims / 1 dim
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -39,9 +43,14 @@ def split_problems(n: int, cfg_data, what: str) -> list:
 
 
 def _missing(path: Path, key: str) -> list:
-    if path.is_file():
-        return []
-    return [f"{key}={str(path)!r}: no such file" + (" (a folder)" if path.is_dir() else "")]
+    """[] when `path` is a file this process can read; else what is wrong with it."""
+    try:
+        if path.is_file():
+            with path.open("rb"):
+                return []
+        return [f"{key}={shown(str(path))!r}: no such file" + (" (a folder)" if path.is_dir() else "")]
+    except OSError as error:  # a name too long, a folder not searchable, a file not readable
+        return [f"{key}={shown(str(path))!r}: cannot read it ({error.strerror or error})"]
 
 
 def _data_file(cfg_data, what: str):
@@ -110,6 +119,31 @@ def table_columns(path: Path) -> list:
         return next(csv.reader(handle), [])
 
 
+def npy_shape(archive: zipfile.ZipFile, column: str) -> tuple:
+    """The shape of array `column` in an NPZ, from its .npy header (nothing else is read)."""
+    with archive.open(column + ".npy") as handle:
+        head = handle.read(10)
+        if head[:6] != b"\x93NUMPY":
+            raise ValueError(f"array {column!r} is not in .npy format")
+        size_bytes = 2 if head[6] == 1 else 4
+        length = int.from_bytes((head[8:10] + handle.read(size_bytes - 2))[:size_bytes], "little")
+        header = handle.read(length).decode("latin-1")
+    return tuple(ast.literal_eval(header)["shape"])
+
+
+def table_rows(path: Path, target: str, limit: int = None):
+    """Data rows of a CSV (non-empty lines after the header) or the target array's length in
+    an NPZ. With `limit`, a CSV is counted up to limit + 1 rows only (the count is then a floor)."""
+    if path.suffix == ".npz":
+        with zipfile.ZipFile(path) as archive:
+            shape = npy_shape(archive, target)
+        return shape[0] if shape else 1
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = (row for row in csv.reader(handle) if row)
+        next(rows, None)  # the header
+        return sum(1 for _ in itertools.islice(rows, limit + 1 if limit is not None else None))
+
+
 def table(cfg_data) -> list:
     path, problems = _data_file(cfg_data, "a .csv with a header row, or an .npz of named arrays")
     if problems:
@@ -125,8 +159,19 @@ def table(cfg_data) -> list:
     if not columns:
         return [f"data.path={str(path)!r}: the file is empty (no header row)"]
     wanted = {cfg_data["target"]: "data.target", **{name: "data.features" for name in cfg_data.get("features") or []}}
-    return [f"data.path={str(path)!r} has no column {name!r} (asked for by {key}); its columns: {', '.join(columns)}"
-            for name, key in wanted.items() if name not in columns]
+    missing = [f"data.path={str(path)!r} has no column {name!r} (asked for by {key}); its columns: {', '.join(columns)}"
+               for name, key in wanted.items() if name not in columns]
+    return missing or _table_row_problems(path, cfg_data)
+
+
+def _table_row_problems(path: Path, cfg_data) -> list:
+    try:
+        rows = table_rows(path, cfg_data["target"], limit=1)
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, SyntaxError, KeyError, OSError, csv.Error) as error:
+        return [f"data.path={str(path)!r}: cannot read it as {path.suffix[1:].upper()}: {error}"]
+    if rows == 0:
+        return [f"data.path={str(path)!r}: the table has a header but no data rows"]
+    return []
 
 
 # --- MNIST-format (IDX) image files -----------------------------------------------------------
@@ -180,9 +225,20 @@ def idx_pair_problems(images: Path, labels: Path, shape: tuple) -> list:
     return problems
 
 
+def _unreadable_root(root: Path) -> list:
+    try:
+        root.is_dir()
+        return []
+    except OSError as error:
+        return [f"data.root={shown(str(root))!r}: cannot read it ({error.strerror or error})"]
+
+
 def idx_images(cfg_data, shape=(28, 28)) -> list:
     """MNIST / Fashion-MNIST in data.root; missing files are fine when data.download will fetch them."""
-    root, problems, missing = Path(cfg_data["root"]), [], []
+    root, missing = Path(cfg_data["root"]), []
+    problems = _unreadable_root(root)
+    if problems:
+        return problems
     for images_name, labels_name in IDX_FILES.values():
         images, labels = idx_path(root, images_name), idx_path(root, labels_name)
         if images is None or labels is None:
@@ -208,6 +264,9 @@ def cifar_source(root: Path):
 
 def cifar10(cfg_data) -> list:
     root = Path(cfg_data["root"])
+    problems = _unreadable_root(root)
+    if problems:
+        return problems
     source = cifar_source(root)
     if source is None:
         if cfg_data.get("download"):

@@ -1,1 +1,1 @@
-"""Metric loggers beyond Lightning's CSV one (built by dlrun.trainer.build_loggers from cfg.logger)."""
+"""Metric loggers: one table of entries (dlrun.loggers.table), one module and one conf/logger YAML each."""

@@ -1,13 +1,15 @@
 """The model table: name -> builder and what it can consume.
 
 `build_model(cfg_model, spec)` is the one way a model is made. A config with `_target_`
-names the user's own builder or class, called with the same (cfg, spec) contract.
+names the user's own class (or function): it is called with the config's other keys as
+keyword arguments and the DataSpec as `spec=` (`name` is the run's label, not passed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dlrun.errors import ConfigError
 from dlrun.registry import load_object, lookup
 
 ALL_TASKS = frozenset({"classification", "regression", "sequence"})
@@ -45,6 +47,23 @@ KNOB_CHECKS = {
 }
 
 
+# keys of a user's model config that are dlrun's, not the class's
+OWN_MODEL_KEYS = ("_target_", "name")
+
+
+def own_model_knobs(cfg_model) -> dict:
+    """The keyword arguments a user's model class gets from its config."""
+    return {key: value for key, value in cfg_model.items() if key not in OWN_MODEL_KEYS}
+
+
+def own_model_problems(cfg_model) -> list:
+    """A user's `_target_` that cannot be found, or knobs its signature does not take
+    (read without importing it: validation stays free of torch)."""
+    from dlrun.user_code import target_problems
+
+    return target_problems("model", cfg_model["_target_"], own_model_knobs(cfg_model), needs=("spec",))
+
+
 def model_entry(name: str) -> ModelEntry:
     return lookup(MODELS, "model", name)
 
@@ -73,15 +92,25 @@ def incompatibility(cfg_model, modality: str, task: str, data_name: str, causal:
     return None
 
 
+def _build_own_model(cfg_model, spec):
+    from omegaconf import OmegaConf
+    from torch import nn
+
+    from dlrun.user_code import call_target
+
+    params = OmegaConf.to_container(OmegaConf.create(cfg_model), resolve=True)
+    model = call_target("model", params["_target_"], own_model_knobs(params), needs={"spec": spec})
+    if not isinstance(model, nn.Module):
+        raise ConfigError([f"model._target_={params['_target_']}: returned a {type(model).__name__}, "
+                           "expected a torch.nn.Module"])
+    return model
+
+
 def build_model(cfg_model, spec):
     """The nn.Module for this model config and data spec."""
     if "_target_" in cfg_model:
-        from hydra.utils import get_object
-        from omegaconf import OmegaConf
-
-        params = OmegaConf.to_container(OmegaConf.create(cfg_model), resolve=True)
-        return get_object(params.pop("_target_"))(params, spec)
+        return _build_own_model(cfg_model, spec)
     problem = incompatibility(cfg_model, spec.modality, spec.task, f"({spec.describe()})", spec.causal)
-    if problem:
-        raise ValueError(problem)
+    if problem:  # known only now for data whose spec comes from loading it (a user's own data)
+        raise ConfigError([problem])
     return load_object(model_entry(cfg_model["name"]).builder)(cfg_model, spec)

@@ -1,24 +1,30 @@
-"""One sweep from start to summary: settings -> search space -> plan -> the study in the
-sweep folder -> the loop -> the summary. Called by the Hydra sweeper plugin, which
-supplies `launch` (Hydra's launcher) and what it read from the composed config."""
+"""One worker of a sweep from start to summary: settings -> search space -> plan -> the
+shared study (created, or joined) -> this worker's loop -> the summary. Called by the Hydra
+sweeper plugin, which supplies `launch` (Hydra's launcher) and what it read from the
+composed config."""
 
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from dlrun.sweeps import study as studies
-from dlrun.sweeps.loop import close_abandoned, counted_trials, run_trials
+from dlrun.sweeps.loop import Worker, counted_trials
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings
 from dlrun.sweeps.space import parse_space
+from dlrun.sweeps.storage import ENV_STORAGE, Location, write_pointer
+from dlrun.sweeps.workers import interrupt_own, presence_for, reap, this_worker
 
 log = logging.getLogger("dlrun.sweep")
 
 # Hydra overrides that describe where and how big one sweep is, not how it searches:
 # a refined or continued sweep sets its own.
-RUN_SPECIFIC_HYDRA = ("hydra.mode", "hydra.sweep.dir", "hydra.sweeper.n_trials", "hydra.sweeper.params")
+RUN_SPECIFIC_HYDRA = ("hydra.mode", "hydra.sweep.dir", "hydra.sweeper.n_trials", "hydra.sweeper.params",
+                      "hydra.sweeper.storage", "hydra.sweeper.study_name")
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,33 @@ def _record(request: SweepRequest, space, settings) -> dict:
     }
 
 
+def location_of(request: SweepRequest, settings) -> Location:
+    return Location(request.sweep_dir, settings.storage, settings.study_name)
+
+
 def open_sweep_study(request: SweepRequest, settings):
-    sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed,
-                            studies.trials_so_far(request.sweep_dir))
+    """The shared study, created or joined (and study.json written for a database study)."""
+    location = location_of(request, settings)
+    sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed)
     pruner = build_pruner(settings.pruner, settings.pruner_knobs)
-    return studies.create_or_continue(request.sweep_dir, settings.direction, sampler, pruner)
+    study = studies.create_or_continue(location, settings.direction, sampler, pruner)
+    write_pointer(location)
+    return study
+
+
+@contextmanager
+def storage_in_environment(location: Location):
+    """The storage URL in this process's environment while the sweep runs: the trials' processes
+    inherit it (no file of dlrun's holds a password); a journal sweep clears any other."""
+    before = os.environ.pop(ENV_STORAGE, None)
+    if location.url:
+        os.environ[ENV_STORAGE] = location.url
+    try:
+        yield
+    finally:
+        os.environ.pop(ENV_STORAGE, None)
+        if before is not None:
+            os.environ[ENV_STORAGE] = before
 
 
 def plan_sweep(request: SweepRequest) -> PlannedSweep:
@@ -66,27 +94,47 @@ def plan_sweep(request: SweepRequest) -> PlannedSweep:
     return PlannedSweep(settings, space, make_plan(space, settings))
 
 
-def run_sweep(request: SweepRequest, planned: PlannedSweep, launch):
-    """Run (or continue) the sweep; the summary is printed and written whatever happens."""
-    from dlrun.sweeps.report import summarize
-
+def _announce(request, planned, study, worker: str, reaped: int) -> None:
     settings, space, plan = planned.settings, planned.space, planned.plan
-    study = open_sweep_study(request, settings)
-    study.set_user_attr(studies.SWEEP_RECORD, _record(request, space, settings))
-    abandoned = close_abandoned(study)
     earlier = len(counted_trials(study))
     total = (f"{plan.n_trials} trials" if plan.n_trials is not None
              else f"{len(space.grid())} trials (every combination)")
-    log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time", request.sweep_dir, total,
-             f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
-             settings.pruner, settings.direction, request.objective, plan.n_jobs)
-    if abandoned:
-        log.warning("%d trial(s) left running by a stopped sweep: marked interrupted, not counted", abandoned)
+    log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time (worker %s, study %s)", request.sweep_dir,
+             total, f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
+             settings.pruner, settings.direction, request.objective, plan.n_jobs, worker, study.study_name)
+    if reaped:
+        log.warning("%d trial(s) left running by a stopped worker: marked interrupted, not counted, their points "
+                    "queued again", reaped)
+
+
+def _run_worker(study, request, planned, launch, presence, worker: str) -> None:
+    from dlrun.sweeps.report import summarize
+
+    _announce(request, planned, study, worker, reap(study, presence))
+    loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
+                  on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False))
     try:
-        run_trials(study, space, plan, launch, request.objective)
-    except KeyboardInterrupt:  # a signal stopped the sweep: its running trials end interrupted, as their folders say
-        close_abandoned(study)
+        loop.run(planned.plan.n_jobs)
+    except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted
+        interrupt_own(study, worker)
         raise
+
+
+def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None):
+    """Run this worker until no place is left in the study; the summary is printed and
+    written whatever happens (covering every worker's trials)."""
+    from dlrun.sweeps.report import summarize
+
+    settings = planned.settings
+    study = study if study is not None else open_sweep_study(request, settings)
+    study.set_user_attr(studies.SWEEP_RECORD, _record(request, planned.space, settings))
+    worker, location = this_worker(), location_of(request, settings)
+    presence = presence_for(location, worker)
+    presence.start()
+    try:
+        with storage_in_environment(location):
+            _run_worker(study, request, planned, launch, presence, worker)
     finally:
+        presence.stop()
         report = summarize(request.sweep_dir, study)
     return report

@@ -1,24 +1,30 @@
-"""The sweep loop: ask the study for a batch of trials, hand the batch to a launcher, tell
-the study how each trial ended; stop at the planned count or when too many trials fail.
+"""The sweep loop of one worker: `slots` trials at once, each slot on its own claiming a
+trial (dlrun.sweeps.claims), launching it and telling the study how it ended, so a new trial
+starts as soon as any slot is free (no batch barrier). It stops when no place is left or when
+too many trials fail.
 
-The launcher is a function, `launch([(trial number, overrides)]) -> [Outcome]`, so this
-loop knows nothing about Hydra (the sweeper plugin supplies it).
+The launcher is a function, `launch(trial number, overrides, slot) -> Outcome`, so this loop
+knows nothing about Hydra (the sweeper plugin supplies it). One slot runs in the calling
+thread (a trial in this process may install signal handlers); more run in threads, for
+launchers whose trials are processes of their own.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 
 from dlrun.summary import read_summary
+from dlrun.sweeps.claims import Claims, counted_trials  # noqa: F401  (counted_trials: the driver's)
+from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry, storage_of
 
 log = logging.getLogger("dlrun.sweep")
 
 # Statuses that count against hydra.sweeper.max_failure_rate: errors. A diverged or pruned
 # trial is a result about its parameters, not a broken sweep.
-ERROR_STATUSES = ("failed",)
-INTERRUPTED = "interrupted"
+ERROR_STATUSES = ("failed", "crashed")
 
 
 class SweepAborted(RuntimeError):
@@ -60,57 +66,30 @@ def outcome_from_run(run_dir, value=None, exception=None) -> Outcome:
                    str(run_dir) if run_dir else None, summary.get("wall_time_s"))
 
 
-def _params_key(params: dict) -> tuple:
-    return tuple(sorted((key, repr(value)) for key, value in params.items()))
-
-
-def counted_trials(study) -> list:
-    """Finished trials that count toward n_trials (not those a stopped sweep abandoned)."""
-    from optuna.trial import TrialState
-
-    return [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                                          TrialState.FAIL))
-            if trial.user_attrs.get("status") != INTERRUPTED]
-
-
-def close_abandoned(study) -> int:
-    """Trials left running by a sweep that was stopped: failed, marked interrupted, not counted."""
-    from optuna.trial import Trial, TrialState
-
-    abandoned = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for frozen in abandoned:
-        trial = Trial(study, frozen._trial_id)  # the id is how Optuna addresses a trial it did not ask here
-        trial.set_user_attr("status", INTERRUPTED)
-        study.tell(frozen.number, state=TrialState.FAIL)
-    return len(abandoned)
-
-
-def _ask_batch(study, space, plan) -> list:
-    done = counted_trials(study)
-    room = plan.n_jobs if plan.n_trials is None else min(plan.n_jobs, plan.n_trials - len(done))
-    if room <= 0:
-        return []
-    if plan.grid:
-        seen = {_params_key(trial.params) for trial in done}
-        todo = [combination for combination in space.grid() if _params_key(combination) not in seen][:room]
-        for combination in todo:
-            study.enqueue_trial(combination, skip_if_exists=False)
-        room = len(todo)
-    return [study.ask(space.distributions()) for _ in range(room)]
-
-
-def _tell(study, trial, outcome: Outcome, overrides: list) -> None:
+def _tell(study, frozen, outcome: Outcome, overrides: list) -> bool:
+    """Record how the trial ended; False when another worker closed it first (this worker
+    looked dead to it): the run's own folder still has its result."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     attributes = {"status": outcome.status, "overrides": overrides, "error": outcome.error,
                   "run_dir": outcome.run_dir, "wall_time_s": outcome.wall_time_s}
-    for key, value in attributes.items():
-        if value is not None:
-            trial.set_user_attr(key, value)
-    if outcome.status == "completed":
-        study.tell(trial, outcome.value)
-    else:
-        study.tell(trial, state=TrialState.PRUNED if outcome.status == "pruned" else TrialState.FAIL)
+    try:
+        for key, value in attributes.items():
+            if value is not None:
+                storage_of(study).set_trial_user_attr(frozen._trial_id, key, value)
+        if outcome.status == "completed":
+            study.tell(frozen.number, outcome.value)
+        else:
+            study.tell(frozen.number, state=TrialState.PRUNED if outcome.status == "pruned" else TrialState.FAIL)
+    except (UpdateFinishedTrialError, ValueError, RuntimeError) as error:
+        if storage_of(study).get_trial(frozen._trial_id).state.is_finished():
+            log.warning("trial %d was closed by another worker before it ended here (%s)", frozen.number, error)
+            return False
+        raise
+    if outcome.status == INTERRUPTED:
+        retry(study, frozen)
+    return True
 
 
 def _check_failures(study, plan, planned: int) -> None:
@@ -122,20 +101,75 @@ def _check_failures(study, plan, planned: int) -> None:
                            f"{last.number}: {last.user_attrs.get('error')}")
 
 
-def run_trials(study, space, plan, launch, objective: str) -> int:
-    """Ask, launch and tell until the plan is done; return how many trials ran now."""
-    planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
-    ran = 0
-    while True:
-        batch = _ask_batch(study, space, plan)
-        if not batch:
-            return ran
-        jobs = [(trial.number, space.overrides(trial.params)) for trial in batch]
-        outcomes = launch(jobs)
-        for trial, (_, overrides), outcome in zip(batch, jobs, outcomes):
-            _tell(study, trial, outcome, overrides)
-            shown = f"{outcome.value:.6g}" if outcome.value is not None else "-"
-            log.info("trial %d %s: %s=%s  %s%s", trial.number, outcome.status, objective, shown,
-                     " ".join(overrides[len(space.fixed):]), f"  ({outcome.error})" if outcome.error else "")
-        ran += len(batch)
-        _check_failures(study, plan, planned)
+class Worker:
+    """One worker's slots over a shared study."""
+
+    def __init__(self, study, space, plan, launch, objective: str, presence, worker: str, on_told=None):
+        self.study, self.space, self.plan, self.launch, self.objective = study, space, plan, launch, objective
+        self.planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
+        if plan.grid:
+            self.planned = min(self.planned, len(space.grid()))
+        self.claims = Claims(study, space, self.planned, plan.grid, presence, worker)
+        self.presence, self.on_told = presence, on_told or (lambda: None)
+        self.lock = threading.Lock()  # one study call at a time in this process
+        self.stop = threading.Event()
+        self.ran = 0
+
+    def _claim(self):
+        with self.lock:
+            if self.stop.is_set():
+                return None
+            reap(self.study, self.presence)
+            return self.claims.next()
+
+    def _log(self, frozen, outcome: Outcome, overrides: list) -> None:
+        shown = f"{outcome.value:.6g}" if outcome.value is not None else "-"
+        retry_of = frozen.user_attrs.get(RETRY_ATTR)
+        log.info("trial %d %s: %s=%s  %s%s%s", frozen.number, outcome.status, self.objective, shown,
+                 " ".join(overrides[len(self.space.fixed):]), f"  (retry of trial {retry_of})" if retry_of is not None
+                 else "", f"  ({outcome.error})" if outcome.error else "")
+
+    def slot(self, index: int) -> None:
+        while True:
+            frozen = self._claim()
+            if frozen is None:
+                return
+            overrides = self.space.overrides(frozen.params)
+            outcome = self.launch(frozen.number, overrides, index)
+            with self.lock:
+                self.presence.drop(frozen._trial_id)
+                _tell(self.study, frozen, outcome, overrides)
+                self.ran += 1
+                self._log(frozen, outcome, overrides)
+                self.on_told()
+                try:
+                    _check_failures(self.study, self.plan, self.planned)
+                except SweepAborted:
+                    self.stop.set()
+                    raise
+
+    def run(self, slots: int) -> int:
+        """Run until no place is left; how many trials ran here."""
+        if slots <= 1:
+            self.slot(0)
+            return self.ran
+        failures = []
+
+        def guarded(index):
+            try:
+                self.slot(index)
+            except BaseException as error:  # noqa: B036 - handed to the main thread
+                self.stop.set()
+                failures.append(error)
+
+        threads = [threading.Thread(target=guarded, args=(index,), name=f"dlrun-slot-{index}", daemon=True)
+                   for index in range(slots)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)  # a timed join lets Ctrl+C reach this thread
+        if failures:
+            raise failures[0]
+        return self.ran
+

@@ -7,18 +7,25 @@ Printed and written at the end of every sweep and by `dlrun summary SWEEP_DIR`.
 from __future__ import annotations
 
 import csv
+import fcntl
 import shlex
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.markup import escape
 
+from dlrun import atomic
 from dlrun.report.runs import format_value
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.plots import write_sweep_plots
+from dlrun.sweeps.workers import RETRY_ATTR, STATUS_ATTR, SURPLUS
 
 SUMMARY_CSV = "summary.csv"
+# Held while summary.csv and plots/ are (re)written: each worker writes them from the study
+# it reads under the lock, so the last writer wrote everything every worker had told.
+SUMMARY_LOCK = ".summary.lock"
 # Groups that only shape a sweep (presets of hydra.sweeper / hydra.launcher): a single run
 # of the best trial does without them.
 SWEEP_ONLY_GROUPS = ("sweep", "launcher")
@@ -47,21 +54,33 @@ class SweepReport:
     best_command: str | None
 
 
+def _status(frozen) -> str:
+    """How the trial ended (its summary's status), or its state while it has not: a status
+    recorded just before a tell that never landed (a killed worker, a cut-off journal) is not an end."""
+    if frozen.state.is_finished():
+        return frozen.user_attrs.get(STATUS_ATTR) or STATE_STATUS[frozen.state.name]
+    return STATE_STATUS[frozen.state.name]
+
+
 def _row(frozen) -> TrialRow:
     attrs = frozen.user_attrs
     wall = attrs.get("wall_time_s")
     if wall is None and frozen.datetime_start and frozen.datetime_complete:
         wall = (frozen.datetime_complete - frozen.datetime_start).total_seconds()
-    return TrialRow(frozen.number, attrs.get("status") or STATE_STATUS[frozen.state.name], frozen.value,
-                    dict(frozen.params), wall, attrs.get("run_dir"), attrs.get("error"),
-                    list(attrs.get("overrides", [])))
+    error = attrs.get("error") if frozen.state.is_finished() else None
+    if attrs.get(RETRY_ATTR) is not None and not error:
+        error = f"retry of trial {attrs[RETRY_ATTR]}"
+    params = dict(frozen.params or frozen.system_attrs.get("fixed_params") or {})
+    return TrialRow(frozen.number, _status(frozen), frozen.value if frozen.state.name == "COMPLETE" else None,
+                    params, wall, attrs.get("run_dir"), error, list(attrs.get("overrides", [])))
 
 
 def trial_rows(study) -> list:
-    """Completed trials best first, then the others (pruned, failed, ...) by number."""
+    """Completed trials best first, then the others (pruned, failed, running, ...) by number;
+    not the surplus ones (asked past n_trials by a worker that lost the race, never run)."""
     from optuna.study import StudyDirection
 
-    rows = [_row(frozen) for frozen in study.get_trials(deepcopy=False)]
+    rows = [_row(frozen) for frozen in study.get_trials(deepcopy=False) if frozen.user_attrs.get(STATUS_ATTR) != SURPLUS]
     maximize = study.direction == StudyDirection.MAXIMIZE
     scored = sorted((row for row in rows if row.status == "completed"), key=lambda row: row.value, reverse=maximize)
     return scored + sorted((row for row in rows if row.status != "completed"), key=lambda row: row.number)
@@ -85,8 +104,14 @@ def sweep_command(record: dict, space=None, extra=()) -> str:
 
 
 def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
-    """`dlrun -m ...` that continues this sweep in its folder up to n_trials."""
-    return sweep_command(record, extra=[f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.n_trials={n_trials}"])
+    """`dlrun -m ...` that continues this sweep (its folder, and its database study if it has one) up
+    to n_trials."""
+    from dlrun.sweeps.storage import read_pointer
+
+    pointer = read_pointer(sweep_dir)
+    where = [f"hydra.sweeper.storage={pointer['storage']}", f"hydra.sweeper.study_name={pointer['study_name']}"] \
+        if pointer else []
+    return sweep_command(record, extra=[f"hydra.sweep.dir={sweep_dir}", *where, f"hydra.sweeper.n_trials={n_trials}"])
 
 
 def _format(value) -> str:
@@ -95,7 +120,7 @@ def _format(value) -> str:
 
 def write_csv(rows, path: Path, objective: str) -> Path:
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
-    with path.open("w", newline="") as handle:
+    with atomic.replacing(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["trial", "status", objective, *keys, "wall_time_s", "run_dir", "error"])
         for row in rows:
@@ -161,8 +186,18 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
                       highlight=False, soft_wrap=True)
 
 
-def summarize(sweep_dir, study=None, show: bool = True) -> SweepReport:
-    """Write summary.csv and plots/ in the sweep folder, print the table; return the report."""
+@contextmanager
+def _summary_lock(sweep_dir: Path):
+    with open(sweep_dir / SUMMARY_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def summarize(sweep_dir, study=None, show: bool = True, plots: bool = True) -> SweepReport:
+    """Write summary.csv (and plots/) in the sweep folder, print the table; return the report."""
     from optuna.study import StudyDirection
     from rich.console import Console
 
@@ -170,12 +205,13 @@ def summarize(sweep_dir, study=None, show: bool = True) -> SweepReport:
     study = study if study is not None else studies.load(sweep_dir)
     record = studies.sweep_record(study)
     objective = record.get("objective", "objective")
-    rows = trial_rows(study)
-    best = next((row for row in rows if row.status == "completed"), None)
-    plots = write_sweep_plots(rows, trial_distributions(study), objective, study.direction == StudyDirection.MAXIMIZE,
-                              sweep_dir)
-    report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), plots,
-                         reproduce_command(best) if best else None)
+    with _summary_lock(sweep_dir):
+        rows = trial_rows(study)
+        best = next((row for row in rows if row.status == "completed"), None)
+        drawn = write_sweep_plots(rows, trial_distributions(study), objective,
+                                  study.direction == StudyDirection.MAXIMIZE, sweep_dir) if plots else []
+        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), drawn,
+                             reproduce_command(best) if best else None)
     if show:
         _print_report(report, record, sweep_dir, Console(width=None if sys.stdout.isatty() else 200))
     return report

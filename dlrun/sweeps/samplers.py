@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 from optuna.exceptions import ExperimentalWarning
+from optuna.samplers import BaseSampler
 
 from dlrun.registry import load_object, lookup
 
@@ -16,10 +17,11 @@ SAMPLERS = {
     "qmc": "optuna.samplers:QMCSampler",
     "grid": "optuna.samplers:RandomSampler",
 }
-# A seeded random / TPE sampler restarted on a resumed study would draw the same points
-# again: their seed moves on by the number of trials already there. QMC counts its own
-# position in the study, so its seed stays.
-RESEEDED_ON_RESUME = ("random", "tpe", "grid")
+# Random and TPE draw each trial from a sampler seeded by (seed, trial number): the same
+# command searches the same points, a continued sweep draws new ones, and K workers that
+# start at once (each its own sampler, all seeded alike) never draw the same point. QMC
+# counts its own position in the study, so its seed stays.
+SEEDED_PER_TRIAL = ("random", "tpe", "grid")
 QUIET = {"qmc": {"warn_independent_sampling": False, "warn_asynchronous_seeding": False}}
 
 PRUNERS = {
@@ -29,13 +31,60 @@ PRUNERS = {
 }
 
 
-def build_sampler(name: str, knobs: dict, seed, trials_so_far: int = 0):
-    cls = load_object(lookup(SAMPLERS, "sampler (hydra.sweeper.sampler)", name))
-    if seed is not None and name in RESEEDED_ON_RESUME:
-        seed = seed + trials_so_far
-    with warnings.catch_warnings():  # QMCSampler is "experimental" since Optuna 3.0: said on every sweep
+def _make(cls, seed, knobs: dict):
+    with warnings.catch_warnings():  # QMCSampler (and TPE's multivariate) are "experimental": said every time
         warnings.simplefilter("ignore", ExperimentalWarning)
-        return cls(seed=seed, **QUIET.get(name, {}), **dict(knobs or {}))
+        return cls(seed=seed, **knobs)
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """A seed of its own for each trial number, well mixed (nearby numbers share no stream)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+class SeededPerTrial(BaseSampler):
+    """Optuna's sampler `cls`, made anew for each trial with trial_seed(seed, number). Every
+    call about one trial goes to that trial's sampler; the sweep asks one trial at a time
+    per process, so one is kept."""
+
+    def __init__(self, cls, seed: int, knobs: dict):
+        self.cls, self.seed, self.knobs = cls, seed, knobs
+        self._number, self._sampler = None, None
+
+    @property
+    def inner(self):
+        """The sampler of the last trial asked (or one for trial 0): its knobs, for tests and logs."""
+        return self._sampler or _make(self.cls, trial_seed(self.seed, 0), self.knobs)
+
+    def _of(self, trial):
+        if trial.number != self._number:
+            self._number, self._sampler = trial.number, _make(self.cls, trial_seed(self.seed, trial.number), self.knobs)
+        return self._sampler
+
+    def infer_relative_search_space(self, study, trial):
+        return self._of(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._of(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._of(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study, trial):
+        self._of(trial).before_trial(study, trial)
+
+    def reseed_rng(self) -> None:  # the seeds are per trial already
+        pass
+
+
+def build_sampler(name: str, knobs: dict, seed):
+    cls = load_object(lookup(SAMPLERS, "sampler (hydra.sweeper.sampler)", name))
+    knobs = {**QUIET.get(name, {}), **dict(knobs or {})}
+    if seed is not None and name in SEEDED_PER_TRIAL:
+        return SeededPerTrial(cls, seed, knobs)
+    return _make(cls, seed, knobs)
 
 
 def build_pruner(name: str, knobs: dict):

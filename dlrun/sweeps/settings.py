@@ -3,11 +3,15 @@ checked before any trial starts; and the plan they make with a search space."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
 from dlrun.metrics import direction as metric_direction
 from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
+from dlrun.sweeps.storage import url_problem, without_password
+
+log = logging.getLogger("dlrun.sweep")
 
 DIRECTIONS = ("minimize", "maximize")
 
@@ -28,6 +32,8 @@ class SweepSettings:
     sampler_knobs: dict
     pruner_knobs: dict
     params: dict
+    storage: str | None = None  # None: the journal file in the sweep folder; else a database URL
+    study_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,15 @@ def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def runs_in_this_process(launcher: dict) -> bool:
+    """Hydra's basic launcher runs a trial inside the sweep's own process: one at a time."""
+    return str(launcher.get("_target_", "")).endswith("BasicLauncher")
+
+
 def launcher_parallelism(launcher: dict) -> int:
     """How many trials the configured launcher runs at once."""
+    if runs_in_this_process(launcher):
+        return 1
     jobs = launcher.get("n_jobs")  # joblib: -1 all cores, -2 all but one, ...
     if isinstance(jobs, int) and jobs != 0:
         return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
@@ -63,8 +76,35 @@ def _problems(raw: dict) -> list:
         ("max_failure_rate", isinstance(raw.get("max_failure_rate"), (int, float))
          and not isinstance(raw.get("max_failure_rate"), bool) and 0 <= raw.get("max_failure_rate") <= 1,
          "a number in [0, 1]"),
+        ("study_name", raw.get("study_name") is None or (isinstance(raw.get("study_name"), str)
+                                                        and raw.get("study_name").strip() != ""),
+         "null or a name"),
     ]
-    return [f"hydra.sweeper.{key}={raw.get(key)!r}: expected {allowed}" for key, ok, allowed in checks if not ok]
+    storage = raw.get("storage")
+    if storage is not None:
+        problem = url_problem(storage) if isinstance(storage, str) else "expected null or a database URL"
+        if problem:
+            checks.append(("storage", False, problem))
+        elif raw.get("study_name") is None:
+            checks.append(("study_name", False, "a name with hydra.sweeper.storage=URL (the study every worker joins)"))
+    return [f"hydra.sweeper.{key}={_shown(key, raw.get(key))}: {_expected(allowed)}" for key, ok, allowed in checks
+            if not ok]
+
+
+def _shown(key: str, value) -> str:
+    return repr(without_password(value)) if key == "storage" and isinstance(value, str) and "://" in value else repr(value)
+
+
+def _expected(allowed: str) -> str:
+    return allowed if allowed.startswith(("expected", "needs")) else f"expected {allowed}"
+
+
+def _slots(raw: dict, launcher: dict) -> int:
+    if raw["n_jobs"] and raw["n_jobs"] > 1 and runs_in_this_process(launcher):
+        log.warning("hydra.sweeper.n_jobs=%d: the basic launcher runs one trial at a time in this process "
+                    "(launcher=joblib runs several)", raw["n_jobs"])
+        return 1
+    return raw["n_jobs"] or launcher_parallelism(launcher)
 
 
 def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
@@ -73,7 +113,7 @@ def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
         raise SweepSettingsError("\n  ".join(problems))
     return SweepSettings(
         n_trials=raw["n_trials"],
-        n_jobs=raw["n_jobs"] or launcher_parallelism(launcher),
+        n_jobs=_slots(raw, launcher),
         sampler=raw["sampler"],
         seed=raw["seed"],
         direction=raw["direction"] or metric_direction(objective),
@@ -82,6 +122,8 @@ def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
         sampler_knobs=dict((raw.get("samplers") or {}).get(raw["sampler"]) or {}),
         pruner_knobs=dict((raw.get("pruners") or {}).get(raw["pruner"]) or {}),
         params={str(key): str(value) for key, value in (raw.get("params") or {}).items()},
+        storage=raw.get("storage"),
+        study_name=raw.get("study_name"),
     )
 
 

@@ -1,7 +1,6 @@
-"""The study in the sweep folder: Optuna's journal file storage (an append-only log that
-processes on one machine or on a shared filesystem write to safely; no server). The
-sweeper creates or continues it; a trial's own process opens it to report and prune;
-`dlrun summary` / `dlrun refine` read it.
+"""The sweep's Optuna study: created or joined by each worker (dlrun.sweeps.storage says
+where it lives), opened by a trial's own process to report and prune, read back by
+`dlrun summary` / `dlrun refine`.
 
 How the sweep describes itself to those readers lives in the study's user attributes
 (SWEEP_RECORD): the objective, the pruner, the search space as typed, the fixed overrides.
@@ -12,52 +11,39 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-JOURNAL_FILE = "study.journal"
+from dlrun.sweeps.storage import ENV_STORAGE, JOURNAL_FILE, Location, NotASweep, find, open_storage  # noqa: F401
+
 SWEEP_RECORD = "dlrun_sweep"
-# Set in a trial's process (through hydra.job.env_set) so that it can find its trial.
+# Set in a trial's process (through hydra.job.env_set) so that it can find its trial; the
+# storage URL, when there is one, comes through the worker's own environment (ENV_STORAGE).
 ENV_SWEEP_DIR = "DLRUN_SWEEP_DIR"
 ENV_TRIAL = "DLRUN_SWEEP_TRIAL"
+ENV_STUDY = "DLRUN_SWEEP_STUDY"
 
 
-class NotASweep(FileNotFoundError):
-    """A folder without a study; str() says which."""
+class StudyNameClash(ValueError):
+    """A journal that holds another study than the one named; str() says both."""
 
 
-def journal_path(sweep_dir) -> Path:
-    return Path(sweep_dir) / JOURNAL_FILE
-
-
-def open_storage(sweep_dir):
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # dlrun logs each trial itself
-    return JournalStorage(JournalFileBackend(str(journal_path(sweep_dir))))
-
-
-def _study_name(storage):
-    """The folder's one study (None before the first trial)."""
+def _only_study(storage, location: Location):
+    """The study name to use: the one asked for, else the journal's one study (None before the first)."""
     from optuna.study import get_all_study_names
 
     names = get_all_study_names(storage)
+    if location.study_name is not None:
+        if not location.url and names and location.study_name not in names:
+            raise StudyNameClash(f"hydra.sweeper.study_name={location.study_name}: {location.journal} holds the "
+                                 f"study {names[0]!r}; name that one or choose another hydra.sweep.dir")
+        return location.study_name
     return names[0] if names else None
 
 
-def trials_so_far(sweep_dir) -> int:
-    if not journal_path(sweep_dir).is_file():
-        return 0
-    storage = open_storage(sweep_dir)
-    name = _study_name(storage)
-    return 0 if name is None else len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
-
-
-def create_or_continue(sweep_dir, direction: str, sampler, pruner):
-    """The sweep folder's study, created on the first run of a sweep, continued after."""
+def create_or_continue(location: Location, direction: str, sampler, pruner):
+    """The sweep's study, created by the first worker, joined by the others and by a re-run."""
     import optuna
 
-    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-    storage = open_storage(sweep_dir)
-    name = _study_name(storage) or Path(sweep_dir).name
+    storage = open_storage(location, writing=True)
+    name = _only_study(storage, location) or Path(location.sweep_dir).name
     return optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
                                pruner=pruner, load_if_exists=True)
 
@@ -66,10 +52,9 @@ def load(sweep_dir, pruner=None):
     """An existing sweep folder's study; NotASweep when there is none."""
     import optuna
 
-    if not journal_path(sweep_dir).is_file():
-        raise NotASweep(f"{sweep_dir}: no {JOURNAL_FILE} (not a dlrun sweep folder, or no trial has started yet)")
-    storage = open_storage(sweep_dir)
-    name = _study_name(storage)
+    location = find(sweep_dir)
+    storage = open_storage(location)
+    name = _only_study(storage, location)
     if name is None:
         raise NotASweep(f"{sweep_dir}: {JOURNAL_FILE} holds no study")
     return optuna.load_study(study_name=name, storage=storage, pruner=pruner)
@@ -79,8 +64,9 @@ def sweep_record(study) -> dict:
     return dict(study.user_attrs.get(SWEEP_RECORD, {}))
 
 
-def trial_env(sweep_dir, number: int) -> dict:
-    return {ENV_SWEEP_DIR: str(Path(sweep_dir).resolve()), ENV_TRIAL: str(number)}
+def trial_env(sweep_dir, number: int, study_name: str | None = None) -> dict:
+    env = {ENV_SWEEP_DIR: str(Path(sweep_dir).resolve()), ENV_TRIAL: str(number)}
+    return {**env, ENV_STUDY: study_name} if study_name else env
 
 
 def trial_of_this_process():
@@ -93,10 +79,11 @@ def trial_of_this_process():
 
     from dlrun.sweeps.samplers import build_pruner
 
-    if not journal_path(sweep_dir).is_file():
+    location = Location(Path(sweep_dir), os.environ.get(ENV_STORAGE) or None, os.environ.get(ENV_STUDY) or None)
+    if not location.url and not location.journal.is_file():
         raise NotASweep(f"{ENV_SWEEP_DIR}={sweep_dir}: no {JOURNAL_FILE} there")
-    storage = open_storage(sweep_dir)
-    name = _study_name(storage)
+    storage = open_storage(location)
+    name = _only_study(storage, location)
     study_id = storage.get_study_id_from_name(name)
     record = dict(storage.get_study_user_attrs(study_id).get(SWEEP_RECORD, {}))
     pruner = record.get("pruner", {"name": "none", "knobs": {}})

@@ -1,13 +1,15 @@
 """DlrunSweeper: Hydra's side of dlrun sweeps. It reads what Hydra composed, checks each
-trial's config before launching it, hands batches of trials to Hydra's launcher (basic,
-joblib, submitit) and turns each job's return into an outcome; the search itself is
-dlrun.sweeps.driver's. Settings: conf/hydra/sweeper/dlrun.yaml."""
+trial's config before launching it, hands each trial to Hydra's launcher (basic, joblib,
+submitit) as a one-job batch numbered by the study, and turns the job's return into an
+outcome; the search itself, and the worker slots that call `launch_trial` side by side, are
+dlrun.sweeps'. Settings: conf/hydra/sweeper/dlrun.yaml."""
 
 from __future__ import annotations
 
 import difflib
 import re
 import sys
+import threading
 from pathlib import Path
 from typing import Any, List
 
@@ -24,19 +26,6 @@ def _hydra_quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _contiguous(jobs):
-    """Runs of consecutive trial numbers: the launcher numbers jobs from initial_job_idx on,
-    and the trial's folder is its job number."""
-    block = []
-    for number, overrides in jobs:
-        if block and number != block[-1][0] + 1:
-            yield block
-            block = []
-        block.append((number, overrides))
-    if block:
-        yield block
-
-
 class DlrunSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
         from omegaconf import OmegaConf
@@ -44,7 +33,8 @@ class DlrunSweeper(Sweeper):
         self.settings = {key: OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
                          for key, value in settings.items()}
         self.hydra_context = self.config = self.launcher = None
-        self.sweep_dir = None
+        self.sweep_dir = self.study_name = self.devices = None
+        self._composing = threading.Lock()  # Hydra's config loader is not known to be thread-safe
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.config = hydra_context, config
@@ -59,10 +49,14 @@ class DlrunSweeper(Sweeper):
     def sweep(self, arguments: List[str]) -> Any:
         from omegaconf import OmegaConf
 
-        from dlrun.sweeps.driver import SweepRequest, plan_sweep, run_sweep
+        from dlrun import atomic
+        from dlrun.sweeps.devices import DevicePlan, pins_devices
+        from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
         from dlrun.sweeps.loop import SweepAborted
         from dlrun.sweeps.settings import SweepSettingsError
         from dlrun.sweeps.space import SearchSpaceError
+        from dlrun.sweeps.storage import StorageError
+        from dlrun.sweeps.study import StudyNameClash
 
         request = SweepRequest(
             settings=self.settings, arguments=list(arguments), sweep_dir=self.sweep_dir,
@@ -72,15 +66,19 @@ class DlrunSweeper(Sweeper):
         try:
             planned = plan_sweep(request)
             self._check_probe(planned.space)
-        except (SweepSettingsError, SearchSpaceError) as error:
-            # bad input: stop before any folder exists, with the CLI's exit status for config errors
+            study = open_sweep_study(request, planned.settings)  # creates the folder (journal) or connects
+        except (SweepSettingsError, SearchSpaceError, StorageError, StudyNameClash) as error:
+            # bad input: stop before any trial, with the CLI's exit status for config errors
             # (Hydra's error reporting catches Exception, not SystemExit)
             print(f"dlrun sweep: {error}", file=sys.stderr)
             sys.exit(2)
+        self.study_name = study.study_name
+        self.devices = DevicePlan(pins_devices(request.launcher) and planned.plan.n_jobs > 1)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's own sweeper leaves it
+        # as Hydra's own sweeper leaves it; whole, though every worker of the sweep writes it
+        atomic.write_text(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         try:
-            return run_sweep(request, planned, self.launch_trials)
+            return run_sweep(request, planned, self.launch_trial, study)
         except SweepAborted as error:
             raise SweepError(f"dlrun sweep: {error}") from None
 
@@ -90,14 +88,14 @@ class DlrunSweeper(Sweeper):
         from dlrun.sweeps.settings import SweepSettingsError
 
         overrides = space.overrides(space.probe())
-        problem = self._config_problem(overrides)
+        _, problem = self._trial_config(overrides)
         if problem:
             point = " ".join(overrides[len(space.fixed):])
             raise SweepSettingsError(f"{problem}" + (f"\n  (checked with the search space's point {point})"
                                                      if point else ""))
 
-    def _config_problem(self, overrides):
-        """Why this trial's config must not run (composition or validation), else None."""
+    def _trial_config(self, overrides):
+        """(the trial's validated config, None), or (None, why it must not run: composition or validation)."""
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
@@ -105,15 +103,17 @@ class DlrunSweeper(Sweeper):
         from dlrun.schema import ConfigError, validate
 
         try:
-            validate(without_hydra(self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))))
+            with self._composing:
+                config = without_hydra(self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides)))
+            validate(config)
         except ConfigError as error:
-            return "config error: " + "; ".join(error.problems)
+            return None, "config error: " + "; ".join(error.problems)
         except (HydraException, OmegaConfBaseException) as error:
             unknown = re.search(r"Could not override '([^']+)'", str(error))
             if unknown:  # explain_composition_error would compose again: not possible inside Hydra's app
-                return "config error: " + self._unknown_key(unknown.group(1), overrides)
-            return "config error: " + explain_composition_error(error, list(overrides))
-        return None
+                return None, "config error: " + self._unknown_key(unknown.group(1), overrides)
+            return None, "config error: " + explain_composition_error(error, list(overrides))
+        return config, None
 
     def _unknown_key(self, key: str, overrides) -> str:
         """`key=value: unknown key; keys of GROUP: ... (did you mean ...?)`, from the composed config."""
@@ -129,50 +129,33 @@ class DlrunSweeper(Sweeper):
         return f"{key}={value}: unknown key{allowed}{guess}"
 
 
-    def _environment(self, number: int) -> list:
+    def _environment(self, number: int, slot: int, config) -> list:
+        """The trial's env_set: where its study is (for pruning) and, on a GPU machine, its own GPU."""
         from dlrun.sweeps.study import trial_env
 
-        return [f"++hydra.job.env_set.{name}={_hydra_quoted(value)}"
-                for name, value in trial_env(self.sweep_dir, number).items()]
+        env = {**trial_env(self.sweep_dir, number, self.study_name), **self.devices.env(slot, config.get("hardware"))}
+        return [f"++hydra.job.env_set.{name}={_hydra_quoted(value)}" for name, value in env.items()]
 
-    def _launch_block(self, block) -> dict:
+    def launch_trial(self, number: int, overrides, slot: int):
+        """Run one trial as a one-job batch of Hydra's launcher (its folder: the trial number) -> Outcome."""
         from hydra.core.utils import JobStatus
 
-        from dlrun.sweeps.loop import outcome_from_run
+        from dlrun.sweeps.loop import Outcome, outcome_from_run
 
-        jobs = [list(overrides) + self._environment(number) for number, overrides in block]
+        config, problem = self._trial_config(overrides)
+        if problem:
+            return Outcome("failed", error=problem)
+        job = list(overrides) + self._environment(number, slot, config)
         try:
-            returns = self.launcher.launch(jobs, initial_job_idx=block[0][0])
-        except Exception as error:  # the launcher itself failed (e.g. a lost cluster job): read what the runs left
-            returns = [error] * len(block)
-        outcomes = {}
-        for (number, _), job in zip(block, returns):
-            if isinstance(job, Exception):
-                outcomes[number] = outcome_from_run(self.sweep_dir / str(number), exception=job)
-                continue
-            run_dir = (Path(str(job.hydra_cfg.hydra.runtime.output_dir)) if job.hydra_cfg
-                       else self.sweep_dir / str(number))
-            if job.status == JobStatus.COMPLETED:
-                outcomes[number] = outcome_from_run(run_dir, value=job.return_value)
-                continue
-            # a failed job holds its exception; how the run ended (pruned, diverged, failed) is in its summary
-            outcomes[number] = outcome_from_run(run_dir, exception=job._return_value)
-        return outcomes
-
-    def launch_trials(self, batch) -> list:
-        """[(trial number, overrides)] -> [Outcome], in the same order."""
-        from dlrun.sweeps.loop import Outcome
-
-        outcomes, runnable = {}, []
-        for number, overrides in batch:
-            problem = self._config_problem(overrides)
-            if problem:
-                outcomes[number] = Outcome("failed", error=problem)
-            else:
-                runnable.append((number, overrides))
-        for block in _contiguous(runnable):
-            outcomes.update(self._launch_block(block))
-        return [outcomes[number] for number, _ in batch]
+            (returned,) = self.launcher.launch([job], initial_job_idx=number)
+        except Exception as error:  # the launcher itself failed (e.g. a lost cluster job): read what the run left
+            return outcome_from_run(self.sweep_dir / str(number), exception=error)
+        run_dir = (Path(str(returned.hydra_cfg.hydra.runtime.output_dir)) if returned.hydra_cfg
+                   else self.sweep_dir / str(number))
+        if returned.status == JobStatus.COMPLETED:
+            return outcome_from_run(run_dir, value=returned.return_value)
+        # a failed job holds its exception; how the run ended (pruned, diverged, failed) is in its summary
+        return outcome_from_run(run_dir, exception=returned._return_value)
 
 
 def _launcher_problem(cfg):

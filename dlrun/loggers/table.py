@@ -1,0 +1,93 @@
+"""The logger table: name -> how a run's logger is built and how its run is closed.
+
+`cfg.logger` holds one node per logger a run writes to (`csv`, `wandb`, `tensorboard`,
+`mlflow`), each from its own conf/logger/NAME.yaml; several at once compose as a list
+(`logger=[csv,tensorboard,mlflow]`) or a file whose defaults name them (csv_wandb.yaml).
+A new logger is one entry here, its module and its YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from dlrun.errors import ConfigError
+from dlrun.registry import load_object, unknown_name_message
+
+
+@dataclass(frozen=True)
+class LoggerEntry:
+    build: str  # "module:function"; function(cfg, run_dir) -> a Lightning Logger
+    # "module:function"; function(trainer, summary) -> what summary.json keeps of it (or None)
+    finish: Optional[str] = None
+    package: Optional[str] = None  # what it needs beyond dlrun's dependencies (an optional extra)
+
+
+LOGGERS: dict[str, LoggerEntry] = {
+    "csv": LoggerEntry("dlrun.loggers.csv_logger:csv_logger"),
+    "wandb": LoggerEntry("dlrun.loggers.wandb_logger:wandb_logger", "dlrun.loggers.wandb_logger:finish_wandb"),
+    "tensorboard": LoggerEntry("dlrun.loggers.tensorboard_logger:tensorboard_logger",
+                               "dlrun.loggers.tensorboard_logger:finish_tensorboard", package="tensorboard"),
+    "mlflow": LoggerEntry("dlrun.loggers.mlflow_logger:mlflow_logger", "dlrun.loggers.mlflow_logger:finish_mlflow",
+                          package="mlflow"),
+}
+
+
+def chosen_loggers(cfg_logger) -> list:
+    """The names of the loggers a config turns on (a node, or `true`; `false`/null: off)."""
+    return [name for name in LOGGERS if cfg_logger.get(name) not in (None, False)]
+
+
+def logger_problems(cfg_logger) -> list:
+    """Loggers that do not exist or whose package is not installed (standard library only)."""
+    import importlib.util
+
+    problems = [f"logger.{name}: {unknown_name_message('logger', name, LOGGERS)}"
+                for name in cfg_logger if name not in LOGGERS]
+    for name in chosen_loggers(cfg_logger):
+        package = LOGGERS[name].package
+        if package and importlib.util.find_spec(package) is None:
+            problems.append(f"logger.{name}: needs the {package} package: pip install 'dlrun[{name}]'")
+    return problems
+
+
+def build_loggers(cfg, run_dir: Path) -> list:
+    problems = logger_problems(cfg.logger)
+    if problems:
+        raise ConfigError(problems)
+    return [load_object(LOGGERS[name].build)(cfg, run_dir) for name in chosen_loggers(cfg.logger)]
+
+
+def finish_loggers(trainer, summary: dict) -> dict:
+    """Close every logger's run; {logger name: its summary.json entry} for those that keep one."""
+    kept = {}
+    for name, entry in LOGGERS.items():
+        if entry.finish:
+            value = load_object(entry.finish)(trainer, summary)
+            if value is not None or name in summary:
+                kept[name] = value
+    return kept
+
+
+def earlier_tracker_runs(run_dir: Path) -> dict:
+    """The tracker runs (W&B, MLflow) a stopped run kept in its summary.json: a resume keeps
+    them there, so its loggers continue those runs."""
+    from dlrun.summary import read_summary
+
+    try:
+        earlier = read_summary(run_dir)
+    except (OSError, ValueError):
+        return {}
+    return {name: earlier[name] for name, entry in LOGGERS.items() if entry.finish and earlier.get(name)}
+
+
+def flat_config(config: dict, prefix: str = "") -> dict:
+    """{"optim.lr": 0.001, ...}: a nested config as one level of dotted keys (as overrides name them)."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(flat_config(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,176 @@
+"""Many processes, one result: run folders are claimed exclusively, owned by one live
+process, and every file that matters survives kills and full disks.
+
+Real `dlrun` processes, real files, a real tmpfs for the full disk (skipped where mounting
+is not allowed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TINY, run_cli
+
+ONE_THREAD = ["hardware.threads=1", "trainer.progress_bar=false"]
+
+
+def _popen(args, cwd, **kwargs):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-m", "dlrun", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _rows(run_dir: Path) -> list:
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _wait_for(condition, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_six_runs_started_together_get_six_folders_with_their_own_metrics(tmp_path):
+    seeds = range(6)
+    procs = [_popen([*TINY, *ONE_THREAD, f"seed={seed}"], tmp_path) for seed in seeds]
+    codes = [proc.wait(timeout=600) for proc in procs]
+    assert codes == [0] * 6, [proc.stderr.read()[-500:] for proc in procs]
+    folders = sorted(path.parent for path in tmp_path.rglob("summary.json"))
+    assert len(folders) == 6
+    seen_seeds = sorted(json.loads((folder / "summary.json").read_text())["config"]["seed"] for folder in folders)
+    assert seen_seeds == list(seeds)
+    for folder in folders:  # each folder holds one run's rows: 2 epochs x 5 batches, logged every 2 steps
+        train_steps = [int(row["step"]) for row in _rows(folder) if row.get("train/loss")]
+        assert train_steps == sorted(set(train_steps)) and len(train_steps) == 5, (folder, train_steps)
+        assert not (folder / "owner.json").exists()  # a finished run lets its folder go
+
+
+def test_a_folder_that_holds_a_run_is_refused_by_name(tiny_run, tmp_path):
+    _, run_dir = tiny_run
+    before = (run_dir / "summary.json").stat().st_mtime_ns
+    result = run_cli([*TINY, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) <= 3 and "holds a run already" in result.stderr and "dlrun resume" in result.stderr
+    assert "Traceback" not in result.output
+    assert (run_dir / "summary.json").stat().st_mtime_ns == before
+
+
+def test_dlrun_run_returns_absolute_paths_and_summary_json_stores_relative_ones(tiny_run, tmp_path):
+    from dlrun.summary import read_summary
+
+    summary, run_dir = tiny_run
+    assert Path(summary["run_dir"]).is_absolute() and Path(summary["best_checkpoint"]).is_file()
+    stored = json.loads((Path(run_dir) / "summary.json").read_text())
+    assert stored["best_checkpoint"] == "checkpoints/best.ckpt"
+    copy = tmp_path / "copied"
+    shutil.copytree(run_dir, copy)
+    moved = read_summary(copy)  # a copied folder names its own files
+    assert moved["best_checkpoint"] == str(copy.resolve() / "checkpoints" / "best.ckpt")
+    assert moved["run_dir"] == str(copy.resolve())
+
+
+def test_every_checkpoint_has_its_sha256_beside_it(tiny_run):
+    import hashlib
+
+    _, run_dir = tiny_run
+    for name in ("best.ckpt", "last.ckpt"):
+        path = Path(run_dir) / "checkpoints" / name
+        digest, listed = (path.parent / f"{name}.sha256").read_text().split()
+        assert listed == name and digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _checkpoint_step(run_dir: Path):
+    import torch
+
+    try:
+        return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, mmap=True)["global_step"]
+    except Exception:  # not written yet, or being replaced
+        return None
+
+
+def _last_logged_step(run_dir: Path):
+    try:
+        return max(int(row["step"]) for row in _rows(run_dir) if row.get("train/loss"))
+    except (OSError, ValueError):
+        return None
+
+
+LONG = ["trainer.max_epochs=40", "trainer.log_every_n_steps=1", "callbacks.checkpoint.last_min_interval_s=1",
+        "trainer.test_after_fit=false", *ONE_THREAD]
+
+
+@pytest.mark.slow
+def test_resume_is_refused_while_the_run_lives_and_works_after_kill_9_with_every_step_once(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = _popen([*LONG, f"hydra.run.dir={run_dir}"], tmp_path)
+    try:
+        # rows logged past the last checkpoint: the steps a resume must not count twice
+        _wait_for(lambda: (_checkpoint_step(run_dir) is not None and (_last_logged_step(run_dir) or -1)
+                           > _checkpoint_step(run_dir) + 3), what="rows past the checkpoint")
+        refused = run_cli(["resume", str(run_dir)], cwd=tmp_path)
+        assert refused.returncode == 2 and f"pid {proc.pid}" in refused.stderr and "Traceback" not in refused.output
+        assert json.loads((run_dir / "summary.json").read_text())["status"] == "running"  # from the first second
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    from dlrun.summary import read_summary
+
+    assert read_summary(run_dir)["status"] == "crashed"
+    shown = run_cli(["summary", str(run_dir)], cwd=tmp_path)
+    assert shown.returncode == 0 and "crashed" in shown.stdout
+
+    resumed = run_cli(["resume", str(run_dir)], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.output[-2000:]
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and summary["epochs"] == 40 and summary["global_step"] % 40 == 0
+    train_steps = [int(row["step"]) for row in _rows(run_dir) if row.get("train/loss")]
+    assert train_steps == list(range(summary["global_step"]))  # every step once, in order
+    val_steps = [int(row["step"]) for row in _rows(run_dir) if row.get("val/loss")]
+    assert len(val_steps) == len(set(val_steps)) == 40
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_keeps_the_previous_checkpoints_and_says_so_in_one_line(tmp_path):
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "3m"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        run_dir = disk / "run"
+        result = run_cli(["trainer.max_epochs=5", "callbacks.checkpoint.last_min_interval_s=0", *ONE_THREAD,
+                          f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+        assert result.returncode == 1
+        assert "Traceback" not in result.output
+        errors = [line for line in result.output.splitlines() if "[ERROR]" in line]
+        assert len(errors) == 1 and "out of disk space" in errors[0] and str(run_dir) in errors[0]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["status"] == "failed" and "\n" not in summary["error"] and "Errno 28" in summary["traceback"]
+        import torch
+
+        for name in ("best.ckpt", "last.ckpt"):  # the last good ones, whole
+            state = torch.load(run_dir / "checkpoints" / name, weights_only=True)
+            assert state["global_step"] > 0
+        assert not list(run_dir.rglob(".*.tmp"))  # no temporary left behind
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
