@@ -11,7 +11,7 @@ import logging
 from contextlib import nullcontext
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from dlrun.compose import without_hydra
 from dlrun.run_dirs import holding
@@ -38,7 +38,7 @@ def _train(cfg: DictConfig, run_dir: Path, plan) -> dict:
 
 def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) -> dict:
     """Validate, print the config, train and test, print the result; return the summary."""
-    from dlrun.console import print_config, print_result
+    from dlrun.console import print_header, print_result
     from dlrun.distributed.plan import plan_launch
 
     cfg = without_hydra(cfg)
@@ -47,7 +47,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) ->
     cfg = plan.apply(cfg)
     show_console = show_console and plan.is_rank_zero
     if show_console:
-        print_config(OmegaConf.to_container(cfg), title=f"{cfg.name} -> {run_dir}")
+        print_header(cfg, run_dir)
     with holding(run_dir) if plan.is_rank_zero else nullcontext():  # one live owner per run folder
         summary = _train(cfg, Path(run_dir), plan)
     if show_console:

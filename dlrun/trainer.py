@@ -68,9 +68,17 @@ def early_stopping_callback(cfg, run_dir: Path):
 
 
 def progress_bar_callback(cfg, run_dir: Path):
+    """A person at a terminal gets Lightning's bar; a batch log (and run.log) one line per epoch.
+    A sweep trial's lines go to its run.log only (dlrun.console.ConsoleFilter)."""
+    from dlrun.console import in_sweep_trial, on_terminal
+
     if not cfg.trainer.progress_bar:
         return None
-    return TQDMProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps))
+    if on_terminal() and not in_sweep_trial():
+        return TQDMProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps))
+    from dlrun.progress import EpochLines
+
+    return EpochLines()
 
 
 # Every callback a run may get: factory(cfg, run_dir) -> Callback or None (when off).
@@ -169,7 +177,7 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
         val_check_interval=knobs.val_check_interval,
         check_val_every_n_epoch=knobs.check_val_every_n_epoch,
         log_every_n_steps=knobs.log_every_n_steps,
-        enable_progress_bar=knobs.progress_bar,
+        enable_progress_bar=knobs.progress_bar,  # progress_bar_callback's is a ProgressBar: Lightning adds none
         enable_model_summary=False,
         profiler=build_profiler(cfg, run_dir),
         enable_checkpointing=cfg.callbacks.checkpoint.save_best,  # else Lightning adds its own epoch=N checkpoints

@@ -41,3 +41,11 @@ def test_startup_times_every_command():
 def test_sweep_benchmark_prints_a_speedup():
     out = run_benchmark("sweep.py")
     assert re.search(r"^speedup: [\d.]+x", out, re.M), out
+
+
+@pytest.mark.slow
+def test_threads_benchmark_times_every_setting():
+    out = run_benchmark("threads.py")
+    cells = re.findall(r"(1 thread|torch default \(\d+\)|rule)\s+([\d.]+) s", out)
+    assert [name for name, _ in cells][:1] == ["1 thread"] and len(cells) == 3, out
+    assert all(float(seconds) > 0 for _, seconds in cells) and "(picked 1)" in out, out

@@ -21,12 +21,12 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("args, expected", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
-def test_bad_input_exits_2_quickly_naming_key_value_and_allowed(cli, tmp_path, args, expected):
+def test_bad_input_exits_2_naming_key_value_and_allowed(cli, tmp_path, args, expected):
+    """How fast the error comes is benchmarks/startup.py's to measure, not a test's to assert."""
     result = cli(*args)
     assert result.returncode == 2, result.output
     for text in expected:
         assert text in result.stderr, f"{text!r} missing from: {result.stderr}"
-    assert result.seconds < 2.0, f"config error took {result.seconds:.2f} s"
     assert not (tmp_path / "outputs").exists(), "a rejected config must not create a run folder"
 
 

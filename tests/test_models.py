@@ -198,7 +198,8 @@ def test_positions_learned_are_parameters_and_sinusoidal_are_fixed():
     assert sum(p.numel() for p in learned.parameters()) - sum(p.numel() for p in fixed.parameters()) == 8 * 8
 
 
-@pytest.mark.parametrize("height, width, size", [(8, 8, 1), (28, 28, 4), (32, 32, 4), (12, 12, 2), (9, 9, 3)])
+@pytest.mark.parametrize("height, width, size", [(8, 8, 4), (28, 28, 4), (32, 32, 4), (12, 12, 4), (9, 9, 3),
+                                                 (6, 6, 3), (64, 64, 8), (8, 12, 4), (7, 5, 1)])
 def test_auto_patch_size_keeps_the_sequence_short(height, width, size):
     assert auto_patch_size(height, width) == size
     assert (height // size) * (width // size) <= MAX_AUTO_PATCHES
