@@ -61,6 +61,9 @@ def hydra_for(source: ConfigSource):
     from hydra.core.global_hydra import GlobalHydra
     from hydra.initialize import get_gh_backup, restore_gh_from_backup
 
+    from dlrun.sweep_name import register_sweep_name
+
+    register_sweep_name()  # conf/config.yaml's hydra.sweep.dir uses ${dlrun.sweep_name:...}
     problems = source.problems()
     if problems:
         raise ConfigError(problems)

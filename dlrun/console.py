@@ -134,10 +134,3 @@ def print_result(summary: dict) -> None:
     console.print(result_table(summary))
     for line in result_lines(summary):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-def print_config(config: dict, title: str = "config") -> None:
-    """`dlrun resume`'s header until it calls print_header: the title and the device."""
-    from omegaconf import OmegaConf
-
-    print(f"{title}\n  device:    {describe_device(OmegaConf.create(config).hardware)}", flush=True)

@@ -3,7 +3,6 @@ started by the real CLI (hardware=ddp_cpu: 2 ranks)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -121,10 +120,11 @@ def test_sweep_trials_are_one_folder_and_both_ranks_train_the_trial_lr(cli, tmp_
 
 
 @pytest.mark.slow
-def test_a_crashing_rank_ends_the_run_within_seconds_as_failed_with_its_error(cli, tmp_path):
+def test_a_crashing_rank_ends_the_run_as_failed_with_its_error(cli, tmp_path):
     # DLRUN_TEST_CRASH_RANK: test-only hook in dlrun/distributed/callbacks.py (rank 1 raises after 2 batches)
-    result = cli(*DDP_TINY, env={"DLRUN_TEST_CRASH_RANK": "1"}, timeout=120)
-    finished = time.time()
+    # a collective timeout far beyond the subprocess's limit: a parent that waited for the
+    # surviving rank to time out would not return in time (TimeoutExpired fails the test)
+    result = cli(*DDP_TINY, "hardware.timeout_s=3600", env={"DLRUN_TEST_CRASH_RANK": "1"}, timeout=600)
     assert result.returncode == 1, result.output[-4000:]
     (path,) = summaries(tmp_path / "outputs")
     summary = read_json(path)
@@ -133,6 +133,3 @@ def test_a_crashing_rank_ends_the_run_within_seconds_as_failed_with_its_error(cl
     assert "crashed on purpose" in result.stdout  # the result table shows the error
     records = {record["rank"]: record for record in rank_records(path.parent)}
     assert records[1]["status"] == "failed" and records[0]["status"] != "completed"
-    # from the crash to the parent's exit: seconds, not a collective timeout (60 s here)
-    assert finished - records[1]["failed_at"] < 10, finished - records[1]["failed_at"]
-    assert result.seconds < 40

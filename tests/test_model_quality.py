@@ -9,6 +9,7 @@ import torch
 
 import dlrun
 from conftest import read_json
+from dlrun.summary import read_summary
 from dlrun.transfer import load_state_dict
 
 pytestmark = pytest.mark.slow
@@ -26,7 +27,7 @@ def one_thread():
 
 def run(tmp_path, *overrides) -> dict:
     dlrun.run([*QUIET, *overrides], run_dir=tmp_path)
-    summary = read_json(tmp_path / "summary.json")
+    summary = read_summary(tmp_path)  # checkpoint paths absolute, as the folder lies now
     assert summary["status"] == "completed", summary["error"]
     return summary
 

@@ -76,15 +76,13 @@ def main(args) -> int:
 
 
 def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
-    from omegaconf import OmegaConf
-
-    from dlrun.console import print_config, print_result
+    from dlrun.console import print_header, print_result
     from dlrun.runner import execute
 
     if overrides:
         save_config(cfg, run_dir, overrides)
     with logging_to(run_dir):
-        print_config(OmegaConf.to_container(cfg), title=f"resume {cfg.name} from {checkpoint}")
+        print_header(cfg, run_dir, title=f"resume {cfg.name} from {checkpoint}")
         summary = execute(cfg, run_dir, resume_from=checkpoint)
         print_result(summary)
     return summary
