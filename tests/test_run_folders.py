@@ -162,7 +162,7 @@ def test_a_full_disk_keeps_the_previous_checkpoints_and_says_so_in_one_line(tmp_
                           f"hydra.run.dir={run_dir}"], cwd=tmp_path)
         assert result.returncode == 1
         assert "Traceback" not in result.output
-        errors = [line for line in result.output.splitlines() if "[ERROR]" in line]
+        errors = [line for line in result.output.splitlines() if line.startswith("ERROR") or "[ERROR]" in line]
         assert len(errors) == 1 and "out of disk space" in errors[0] and str(run_dir) in errors[0]
         summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["status"] == "failed" and "\n" not in summary["error"] and "Errno 28" in summary["traceback"]
