@@ -136,6 +136,9 @@ def test_hopeless_trials_are_pruned_before_their_last_epoch(tmp_path, pruner):
     assert sorted(reported) == list(range(epochs)), "val/loss reported to the study after every epoch"
     assert reported[epochs - 1] == pytest.approx(runs[0]["final"]["val/loss"])
     assert {row["trial"]: row["status"] for row in summary_rows(sweep_dir)}["2"] == "pruned"
+    # the pruned trial's line shows the value it reached, as its summary holds it
+    line = next(line for line in result.output.splitlines() if "trial 2 pruned" in line)
+    assert f"val/loss={hopeless['objective']['value']:.6g}" in line
 
 
 def _job_interval(run_dir: Path):

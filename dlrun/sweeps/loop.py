@@ -38,6 +38,9 @@ class Outcome:
     error: str | None = None
     run_dir: str | None = None
     wall_time_s: float | None = None
+    # the objective's best value the run reached before it stopped (a pruned or diverged
+    # trial's too): shown on the trial's line, never told to the study
+    reached: float | None = None
 
 
 def headline(text) -> str | None:
@@ -63,7 +66,8 @@ def outcome_from_run(run_dir, value=None, exception=None) -> Outcome:
     if status in (None, "running", "completed"):
         status = "failed"
     return Outcome(status, None, headline(summary.get("error")) or headline(exception) or status,
-                   str(run_dir) if run_dir else None, summary.get("wall_time_s"))
+                   str(run_dir) if run_dir else None, summary.get("wall_time_s"),
+                   reached=(summary.get("objective") or {}).get("value"))
 
 
 def _tell(study, frozen, outcome: Outcome, overrides: list) -> bool:
@@ -123,7 +127,8 @@ class Worker:
             return self.claims.next()
 
     def _log(self, frozen, outcome: Outcome, overrides: list) -> None:
-        shown = f"{outcome.value:.6g}" if outcome.value is not None else "-"
+        value = outcome.value if outcome.value is not None else outcome.reached
+        shown = f"{value:.6g}" if value is not None else "-"
         retry_of = frozen.user_attrs.get(RETRY_ATTR)
         log.info("trial %d %s: %s=%s  %s%s%s", frozen.number, outcome.status, self.objective, shown,
                  " ".join(overrides[len(self.space.fixed):]), f"  (retry of trial {retry_of})" if retry_of is not None
