@@ -22,6 +22,7 @@ from dlrun.models.choices import ACTIVATIONS, NORMS
 from dlrun.models.registry import MODELS, incompatibility, knob_problems
 from dlrun.init import CHRONO, INITS
 from dlrun.optim import OPTIMIZERS, optimizer_arguments
+from dlrun.loggers.table import logger_problems
 from dlrun.overrides import shown
 from dlrun.own_code import checked_own_code
 from dlrun.registry import unknown_name_message
@@ -299,7 +300,7 @@ def validate(cfg) -> None:
     if not problems:
         # data problems (task choice, split sizes, files: headers only) before the model/data fit;
         # the run's length (batches from the data's size) last
-        problems = (_name_problems(cfg) or data_problems(cfg["data"]) or _fit_problems(cfg)
-                    or checkpoint_problems(cfg["init"]) or run_length_problems(cfg))
+        problems = (_name_problems(cfg) or logger_problems(cfg["logger"]) or data_problems(cfg["data"])
+                    or _fit_problems(cfg) or checkpoint_problems(cfg["init"]) or run_length_problems(cfg))
     if problems:
         raise ConfigError(problems)

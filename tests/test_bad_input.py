@@ -68,6 +68,7 @@ V = "validate"
 CASES = [
     # numbers: non-finite, out of range
     ("lr nan", [V, "optim.lr=nan"], ["optim.lr=nan", "finite"]),
+    ("unknown tracker", ["+logger.nosuch=true"], ["logger.nosuch", "mlflow, tensorboard, wandb"]),
     ("lr inf", [V, "optim.lr=inf"], ["optim.lr=inf"]),
     ("lr 1e400", [V, "optim.lr=1e400"], ["optim.lr=inf"]),
     ("lr negative", [V, "optim.lr=-1"], ["optim.lr=-1", "> 0"]),
