@@ -1,0 +1,151 @@
+"""One population member as a trial: what it records while the population trains (its
+metric rows, its best weights, whether it diverged) and the files it leaves in its own run
+folder, the same files a single run leaves: summary.json, metrics.csv (Lightning's columns
+and steps), plots/curves.png, checkpoints/best.ckpt and last.ckpt (weights and the run's
+config: `dlrun eval` and `init=checkpoint` read them as any run's)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from dlrun.callbacks.divergence import DivergenceGuard
+from dlrun.checkpoint_io import write_checkpoint
+from dlrun.history import MetricHistory
+from dlrun.metrics import direction
+from dlrun.metrics_file import METRICS_FILE, write_metric_rows
+from dlrun.summary import new_summary, write_summary
+from dlrun.transfer import TASK_MODEL_PREFIX
+
+RUNNING, DIVERGED = "running", "diverged"
+
+
+def _weights(network) -> dict:
+    return {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
+
+
+@dataclass
+class Member:
+    index: int
+    config: dict  # the trial's resolved config, plain containers
+    run_dir: Path
+    summary: dict
+    history: MetricHistory
+    guard: DivergenceGuard  # the single run's divergence rule, one per member
+    status: str = RUNNING
+    best: tuple | None = None  # (value, step, epoch, weights) of the best objective so far
+    test: dict = field(default_factory=dict)
+    stopped_at: tuple | None = None  # (global step, epoch) where it diverged
+
+    @classmethod
+    def start(cls, index: int, config: dict, run_dir: Path, spec) -> "Member":
+        run_dir = Path(run_dir).resolve()
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        summary = new_summary(config["name"], run_dir, config, config["objective"])
+        summary["spec"] = spec.to_dict()
+        write_summary(summary, run_dir)  # from the first second, as a single run
+        divergence = config["callbacks"]["divergence"]
+        guard = DivergenceGuard(run_dir, divergence["check_every_n_steps"],
+                                divergence["max_loss_ratio"] if divergence["enabled"] else None)
+        return cls(index, config, run_dir, summary, MetricHistory(config["trainer"]["log_every_n_steps"]), guard)
+
+    @property
+    def alive(self) -> bool:
+        return self.status == RUNNING
+
+    def check_loss(self, what: str, value: float, step: int, epoch: int) -> bool:
+        """False (and the member masked from now on) when the loss diverged by the single run's rule."""
+        problem = self.guard._problem(value) if what == "training loss" else (
+            None if math.isfinite(value) else "is not finite")
+        if problem is None:
+            if what == "training loss":
+                self.guard.first_loss = value if self.guard.first_loss is None else self.guard.first_loss
+                self.guard.last_finite = (step, value)
+            return True
+        last = (f"last finite loss {self.guard.last_finite[1]:.6g} at step {self.guard.last_finite[0]}"
+                if self.guard.last_finite else "no finite loss before it")
+        self.status, self.stopped_at = DIVERGED, (step, epoch)
+        self.summary["error"] = (f"diverged at step {step} (epoch {epoch}): {what} {value:.6g} {problem}; {last}; "
+                                 "member masked, the rest of its population went on")
+        return False
+
+    def add_row(self, step: int, epoch: int, values: dict) -> None:
+        self.history.rows.append({"step": step, "epoch": epoch, **values})
+
+    def consider_best(self, step: int, epoch: int, network) -> None:
+        """Keep the weights of the best validation objective (ModelCheckpoint's choice: strictly better)."""
+        objective = self.config["objective"]
+        value = next((row[objective] for row in reversed(self.history.rows) if objective in row), None)
+        if value is None or not math.isfinite(value):
+            return
+        better = (self.best is None or (value > self.best[0] if direction(objective) == "maximize"
+                                        else value < self.best[0]))
+        if better:
+            self.best = (value, step, epoch, _weights(network))
+
+    def finish(self, network, global_step: int, epoch: int, started: float, status: str | None = None) -> dict:
+        """Write the member's files and its final summary.json; the summary."""
+        summary = self.summary
+        if status is not None and self.alive:
+            summary["status"] = status
+        elif not self.alive:
+            summary["status"] = self.status
+            global_step, epoch = self.stopped_at
+        step_now, epoch_now = global_step, epoch
+        summary["global_step"], summary["epochs"] = step_now, epoch_now
+        summary["best_checkpoint"], summary["last_checkpoint"] = self._write_checkpoints(network, step_now, epoch_now)
+        summary["final"] = self._final()
+        summary["best"] = {name: self.history.best(name)[0] for name in self.history.metric_names()
+                           if name.startswith("val/")}
+        objective = summary["objective"]["metric"]
+        summary["objective"]["value"], summary["objective"]["step"] = self.history.best(objective)
+        summary["test"] = dict(self.test)
+        summary["wall_time_s"] = time.time() - started  # the population's: its members trained side by side
+        test_rows = [{"step": step_now, "epoch": epoch_now, **self.test}] if self.test else []
+        write_metric_rows(self.run_dir / METRICS_FILE, self.history.rows + test_rows)
+        _plot(self.history, self.run_dir)
+        write_summary(summary, self.run_dir)
+        return summary
+
+    def _final(self) -> dict:
+        final = {}
+        for row in self.history.rows:
+            final.update({name: value for name, value in row.items() if name not in ("step", "epoch")})
+        return final
+
+    def _checkpoint(self, weights: dict, step: int, epoch: int) -> dict:
+        import lightning
+
+        return {"epoch": epoch, "global_step": step, "pytorch-lightning_version": lightning.__version__,
+                "state_dict": {TASK_MODEL_PREFIX + name: tensor for name, tensor in weights.items()},
+                "hyper_parameters": {"config": self.config, "spec": self.summary["spec"]}}
+
+    def _write_checkpoints(self, network, step: int, epoch: int) -> tuple:
+        """(best, last) paths: best as ModelCheckpoint would have chosen it, last the final weights
+        (a diverged member's last good ones: it stopped being updated when it diverged)."""
+        folder = self.run_dir / "checkpoints"
+        best = None
+        if self.best is not None and self.config["callbacks"]["checkpoint"]["save_best"]:
+            _, best_step, best_epoch, weights = self.best
+            best = folder / "best.ckpt"
+            write_checkpoint(self._checkpoint(weights, best_step, best_epoch), best)
+        last = None
+        if self.config["callbacks"]["checkpoint"]["save_last"]:
+            last = folder / "last.ckpt"
+            write_checkpoint(self._checkpoint(_weights(network), step, epoch), last)
+        return (str(best) if best else None), (str(last) if last else None)
+
+
+def _plot(history: MetricHistory, run_dir: Path) -> None:
+    from dlrun.plots import plot_curves
+
+    plot_curves(history, run_dir)
+
+
+def as_logged(value) -> float:
+    """A Python float as Lightning logs it: a tensor of the default dtype (float32, float64 under 64-true)."""
+    return float(torch.tensor(value, dtype=torch.get_default_dtype()))
