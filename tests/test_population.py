@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from conftest import TINY
+from conftest import TINY, read_json, run_cli
 from dlrun.compose import compose, without_hydra
 from dlrun.metrics_file import read_metric_rows
 
@@ -59,3 +59,34 @@ def test_each_member_matches_its_trial_run_alone(optimizer, tmp_path):
     for index, folder in enumerate(folders):
         _assert_same_rows(read_metric_rows(tmp_path / f"alone{index}" / "metrics.csv"),
                           read_metric_rows(folder / "metrics.csv"), f"{optimizer} member {index}")
+
+
+@pytest.mark.slow
+def test_population_sweep_gives_every_trial_its_own_run_and_study_record(tmp_path):
+    from test_sweep_cli import sweep_cli, trial_summaries
+
+    result, sweep_dir = sweep_cli(tmp_path, "launcher=population", "hydra.sweeper.n_trials=6", "hydra.launcher.size=4",
+                                  "optim.lr=tag(log, interval(1e-4, 1e-1))")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "population of 4: trials 0, 1, 2, 3" in result.output and "population of 2: trials 4, 5" in result.output
+    runs = trial_summaries(sweep_dir)
+    assert sorted(runs) == list(range(6)) and {run["status"] for run in runs.values()} == {"completed"}
+    for number, run in runs.items():
+        folder = sweep_dir / str(number)
+        assert (folder / ".hydra" / "config.yaml").is_file() and (folder / "plots" / "curves.png").is_file()
+        assert len(read_metric_rows(folder / "metrics.csv")) >= 4 and run["best_checkpoint"]
+    assert len({run["config"]["optim"]["lr"] for run in runs.values()}) == 6
+    trials = _study_trials(sweep_dir)
+    assert {trial.number: trial.value for trial in trials} == {
+        number: run["objective"]["value"] for number, run in runs.items()}, "each member told to the study alone"
+
+    evaluated = run_cli(["eval", str(sweep_dir / "3")], cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.output[-2000:]
+    metrics = read_json(next((sweep_dir / "3").glob("eval_best_*.json")))["metrics"]
+    assert math.isclose(metrics["test/loss"], runs[3]["test"]["test/loss"], rel_tol=1e-5)
+
+
+def _study_trials(sweep_dir):
+    from dlrun.sweeps import study as studies
+
+    return [trial for trial in studies.load(sweep_dir).trials if trial.state.name == "COMPLETE"]

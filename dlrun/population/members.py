@@ -7,7 +7,6 @@ config: `dlrun eval` and `init=checkpoint` read them as any run's)."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +86,7 @@ class Member:
         if better:
             self.best = (value, step, epoch, _weights(network))
 
-    def finish(self, network, global_step: int, epoch: int, started: float, status: str | None = None) -> dict:
+    def finish(self, network, global_step: int, epoch: int, wall_time_s: float, status: str | None = None) -> dict:
         """Write the member's files and its final summary.json; the summary."""
         summary = self.summary
         if status is not None and self.alive:
@@ -104,7 +103,7 @@ class Member:
         objective = summary["objective"]["metric"]
         summary["objective"]["value"], summary["objective"]["step"] = self.history.best(objective)
         summary["test"] = dict(self.test)
-        summary["wall_time_s"] = time.time() - started  # the population's: its members trained side by side
+        summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
         test_rows = [{"step": step_now, "epoch": epoch_now, **self.test}] if self.test else []
         write_metric_rows(self.run_dir / METRICS_FILE, self.history.rows + test_rows)
         _plot(self.history, self.run_dir)

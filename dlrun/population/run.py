@@ -99,11 +99,12 @@ def train_population(configs: list, run_dirs: list, work_dir) -> list:
 
 def _finish(members: list, state: dict, started: float) -> list:
     trainer, module = state.get("trainer"), state.get("module")
+    wall_time_s = time.time() - started
     step, epoch = (trainer.global_step, trainer.current_epoch) if trainer is not None else (0, 0)
     summaries = []
     for member in members:
         if state["error"] and member.alive:
             member.summary["error"] = state["error"]
         network = module.population.members[member.index]
-        summaries.append(member.finish(network, step, epoch, started, state["status"]))
+        summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
     return summaries

@@ -77,8 +77,9 @@ class DlrunSweeper(Sweeper):
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         # as Hydra's own sweeper leaves it; whole, though every worker of the sweep writes it
         atomic.write_text(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+        launch_batch = self.launch_population if hasattr(self.launcher, "launch_members") else None
         try:
-            return run_sweep(request, planned, self.launch_trial, study)
+            return run_sweep(request, planned, self.launch_trial, study, launch_batch)
         except SweepAborted as error:
             raise SweepError(f"dlrun sweep: {error}") from None
 
@@ -156,6 +157,23 @@ class DlrunSweeper(Sweeper):
             return outcome_from_run(run_dir, value=returned.return_value)
         # a failed job holds its exception; how the run ended (pruned, diverged, failed) is in its summary
         return outcome_from_run(run_dir, exception=returned._return_value)
+
+    def launch_population(self, trials: list, slot: int) -> list:
+        """[(trial number, overrides)] -> [Outcome]: the trials checked one by one, then handed
+        to the population launcher together (dlrun.population)."""
+        from dlrun.sweeps.loop import Outcome, outcome_from_run
+
+        outcomes, checked = {}, []
+        for number, overrides in trials:
+            _, problem = self._trial_config(overrides)
+            if problem:
+                outcomes[number] = Outcome("failed", error=problem)
+            else:
+                checked.append((number, overrides))
+        if checked:
+            for number, run_dir, error in self.launcher.launch_members(checked):
+                outcomes[number] = outcome_from_run(run_dir, exception=error)
+        return [outcomes[number] for number, _ in trials]
 
 
 def _launcher_problem(cfg):
