@@ -90,3 +90,35 @@ def _study_trials(sweep_dir):
     from dlrun.sweeps import study as studies
 
     return [trial for trial in studies.load(sweep_dir).trials if trial.state.name == "COMPLETE"]
+
+
+def test_a_diverging_member_is_masked_and_the_others_train_on(tmp_path):
+    import torch
+
+    from dlrun.population.run import train_population
+    from dlrun.runner import execute
+
+    configs = [_config(["optim=sgd", f"optim.lr={lr}"]) for lr in (0.05, 1e3, 0.1)]
+    execute(configs[2], tmp_path / "alone")
+    folders = [tmp_path / f"member{index}" for index in range(3)]
+    summaries = train_population(configs, folders, tmp_path / "population")
+    assert [summary["status"] for summary in summaries] == ["completed", "diverged", "completed"]
+    assert summaries[1]["error"].startswith("diverged at step") and "member masked" in summaries[1]["error"]
+    _assert_same_rows(read_metric_rows(tmp_path / "alone" / "metrics.csv"), read_metric_rows(folders[2] / "metrics.csv"),
+                      "the member after the diverged one")
+    last = torch.load(folders[1] / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.isfinite(tensor).all() for tensor in last.values()), "the diverged member keeps its last good weights"
+
+
+@pytest.mark.slow
+def test_a_diverged_member_is_told_to_the_study_as_diverged(tmp_path):
+    from test_sweep_cli import sweep_cli, trial_summaries
+
+    result, sweep_dir = sweep_cli(tmp_path, "launcher=population", "optim=sgd", "optim.lr=0.05,1000")
+    assert result.returncode == 0, result.output[-3000:]
+    by_lr = {run["config"]["optim"]["lr"]: run for run in trial_summaries(sweep_dir).values()}
+    assert by_lr[0.05]["status"] == "completed" and by_lr[1000]["status"] == "diverged"
+    from dlrun.sweeps import study as studies
+
+    statuses = {trial.params["optim.lr"]: trial.user_attrs["status"] for trial in studies.load(sweep_dir).trials}
+    assert statuses == {0.05: "completed", 1000: "diverged"}
