@@ -122,3 +122,24 @@ def test_a_diverged_member_is_told_to_the_study_as_diverged(tmp_path):
 
     statuses = {trial.params["optim.lr"]: trial.user_attrs["status"] for trial in studies.load(sweep_dir).trials}
     assert statuses == {0.05: "completed", 1000: "diverged"}
+
+
+def test_the_vectorised_forward_equals_each_members_own():
+    import torch
+
+    from dlrun.data.spec import DataSpec
+    from dlrun.models.registry import build_model
+    from dlrun.population.stacked import StackedMembers
+
+    spec = DataSpec(modality="image", task="classification", input_shape=(1, 8, 8), num_classes=10)
+    networks = [build_model({"name": "mlp", "width": 16, "depth": 2, "activation": "relu", "norm": "layer",
+                             "dropout": 0.0}, spec).double() for _ in range(3)]
+    stacked, inputs = StackedMembers(networks), torch.randn(5, 1, 8, 8, dtype=torch.float64)
+    vectorised = stacked.vectorised(inputs)
+    looped = stacked(inputs)
+    assert vectorised.shape == (3, 5, 10) and torch.allclose(vectorised, looped, rtol=1e-12, atol=1e-12)
+    vectorised.square().sum().backward()
+    first = [parameter.grad.clone() for parameter in stacked.member_parameters(1)]
+    stacked.zero_grad()
+    stacked(inputs).square().sum().backward()
+    assert all(torch.allclose(a, b.grad, rtol=1e-10) for a, b in zip(first, stacked.member_parameters(1)))
