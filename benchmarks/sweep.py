@@ -139,9 +139,10 @@ def trial_results(folder: Path) -> dict:
         return {int(row["trial"]): (float(row["optim.lr"]), float(row["val/loss"])) for row in csv.DictReader(handle)}
 
 
-def population_case(trials: int, smoke: bool) -> None:
-    """The same seeded log-space lr sweep of the default MLP, one trial after another and as populations."""
-    work = ["trainer.progress_bar=false", "hardware.threads=1"] + (SMOKE if smoke else [])
+def population_case(trials: int, smoke: bool, extra=()) -> None:
+    """The same seeded log-space lr sweep of the default MLP (with `extra` overrides), one trial
+    after another and as populations."""
+    work = ["trainer.progress_bar=false", "hardware.threads=1", *extra] + (SMOKE if smoke else [])
     search = ["optim.lr=tag(log, interval(1e-4, 1e-1))", f"hydra.sweeper.n_trials={trials}", "hydra.sweeper.seed=0"]
     cases = {"sequential (launcher=basic)": ["launcher=basic"],
              f"population (launcher=population, size {trials})": ["launcher=population", f"hydra.launcher.size={trials}"]}
@@ -149,8 +150,8 @@ def population_case(trials: int, smoke: bool) -> None:
           f"digits), torch on 1 thread, {os.cpu_count()} CPU cores", flush=True)
     seconds, results = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, launcher in cases.items():
-            folder = Path(tmp) / name.split()[0]
+        for index, (name, launcher) in enumerate(cases.items()):
+            folder = Path(tmp) / f"case{index}"
             seconds[name], cpu = run_sweep(launcher, trials, work, folder, search=search)
             results[name] = trial_results(folder)
             print(f"  {name:45s} {seconds[name]:7.1f} s   {60 * trials / seconds[name]:6.1f} trials/min   "
@@ -171,6 +172,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="2 tiny trials: checks that the benchmark runs")
     parser.add_argument("--uneven-only", action="store_true", help="only the utilisation case of uneven trials")
     parser.add_argument("--population-only", action="store_true", help="only the population case")
+    parser.add_argument("--population-overrides", nargs="*", default=[],
+                        help="overrides for the population case's trials, e.g. model.width=32")
     args = parser.parse_args(argv)
     trials = 2 if args.smoke else args.trials
     work = TRIAL + (SMOKE if args.smoke else [f"trainer.max_epochs={args.epochs}"])
@@ -180,7 +183,7 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             uneven_case(work, *((1, 2) if args.smoke else (args.epochs // 2, 4)), Path(tmp) / "uneven")
     if not args.uneven_only:
-        population_case(2 if args.smoke else 16, args.smoke)
+        population_case(2 if args.smoke else 16, args.smoke, args.population_overrides)
     print(f"machine check: two 1-thread torch processes did {machine_parallelism():.2f}x the work of one "
           f"(2.00 on 2 idle cores; load average {os.getloadavg()[0]:.1f})")
     return 0

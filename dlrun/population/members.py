@@ -106,7 +106,6 @@ class Member:
         summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
         test_rows = [{"step": step_now, "epoch": epoch_now, **self.test}] if self.test else []
         write_metric_rows(self.run_dir / METRICS_FILE, self.history.rows + test_rows)
-        _plot(self.history, self.run_dir)
         write_summary(summary, self.run_dir)
         return summary
 
@@ -139,10 +138,19 @@ class Member:
         return (str(best) if best else None), (str(last) if last else None)
 
 
-def _plot(history: MetricHistory, run_dir: Path) -> None:
+def _plot(rows: list, run_dir: Path) -> None:
     from dlrun.plots import plot_curves
 
+    history = MetricHistory(1)
+    history.rows = rows
     plot_curves(history, run_dir)
+
+
+def plot_members(members: list) -> None:
+    """Each member's plots/curves.png (drawn in forked processes, one per core, measured slower
+    than this on the shared 2-core machine)."""
+    for member in members:
+        _plot(member.history.rows, member.run_dir)
 
 
 def as_logged(value) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from dlrun.population.members import Member
+from dlrun.population.members import Member, plot_members
 
 log = logging.getLogger("dlrun")
 
@@ -107,4 +107,8 @@ def _finish(members: list, state: dict, started: float) -> list:
             member.summary["error"] = state["error"]
         network = module.population.members[member.index]
         summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
+    try:
+        plot_members(members)
+    except Exception as error:  # plots are a convenience: the results stand without them
+        log.error("could not draw the members' curves: %s", error)
     return summaries
