@@ -143,3 +143,33 @@ def test_the_vectorised_forward_equals_each_members_own():
     stacked.zero_grad()
     stacked(inputs).square().sum().backward()
     assert all(torch.allclose(a, b.grad, rtol=1e-10) for a, b in zip(first, stacked.member_parameters(1)))
+
+
+def test_trials_group_by_all_but_member_knobs_and_say_why_one_runs_alone():
+    from omegaconf import OmegaConf
+
+    from dlrun.population.knobs import differing_keys, group_members, why_alone
+
+    def plain(*overrides):
+        return OmegaConf.to_container(_config(list(overrides)), resolve=True)
+
+    configs = {0: plain("optim.lr=0.1"), 1: plain("optim.lr=0.01", "init=normal", "model.dropout=0.1"),
+               2: plain("model.width=8"), 3: plain("optim.lr=0.5", "model.width=8", "schedule=cosine")}
+    assert group_members(configs) == [[0, 1], [2, 3]]
+    assert differing_keys([configs[0], configs[2]]) == ["model.width"]
+    assert why_alone(configs[0]) is None
+    assert why_alone(plain("callbacks.early_stopping.enabled=true")) == "early stopping"
+    assert "model.norm=batch" in why_alone(plain("model.norm=batch"))
+
+
+@pytest.mark.slow
+def test_trials_that_differ_in_architecture_train_as_separate_populations(tmp_path):
+    from test_sweep_cli import sweep_cli, trial_summaries
+
+    result, sweep_dir = sweep_cli(tmp_path, "launcher=population", "model.width=8,16", "optim.lr=0.01,0.001",
+                                  "hardware.threads=1")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "2 populations, not one: their trials differ in model.width" in result.output
+    assert result.output.count("population of 2: trials") == 2
+    runs = trial_summaries(sweep_dir)
+    assert sorted(runs) == [0, 1, 2, 3] and {run["status"] for run in runs.values()} == {"completed"}

@@ -1,8 +1,9 @@
 """Which trials can train together: those whose configs differ only in knobs a population
 varies per member. Each member has its own network (init scheme, scale and dropout),
-optimizer parameter groups (lr, weight decay, momentum, betas, ...), lr-schedule factors and
-label smoothing; everything else (model shape, data, seed, batch size, trainer length, the
-optimizer and schedule kind) is shared, so it splits the population.
+optimizer parameter groups (lr, weight decay, momentum, betas, ...), lr schedule (any formula
+schedule and its knobs) and label smoothing; everything else (model shape, data, seed, batch
+size, trainer length, the optimizer, the schedule's interval) is shared, so it splits the
+population.
 
 The seed stays shared: in dlrun it also draws the data split and the batch order.
 """
@@ -15,11 +16,11 @@ MEMBER_KNOBS = (
     "optim.alpha", "optim.lr_decay", "optim.initial_accumulator_value",
     "init.",  # init scheme and scale: each member's network is built and initialised alone
     "loss.label_smoothing", "model.dropout",
-    "schedule.",  # schedule knobs: one lr factor per member (name and interval are checked below)
+    "schedule.",  # schedule and its knobs: one lr factor per member (the interval is shared, plateau runs alone)
     "logger.",  # tracker run names differ per trial; a population writes metrics.csv (why_alone checks the rest)
 )
-SHARED_SCHEDULE_KEYS = ("schedule.name", "schedule.interval")
-FORMULA_ONLY = "plateau"  # reacts to each member's own metric through Lightning: not per member here
+SHARED_SCHEDULE_KEYS = ("schedule.interval",)
+NOT_A_FORMULA = "plateau"  # reacts to a metric through Lightning, not a formula of the step: not per member here
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
@@ -51,7 +52,7 @@ def why_alone(config: dict) -> str | None:
         (hardware.get("devices") not in (1, "1") or hardware.get("num_nodes", 1) != 1, "several devices or nodes"),
         (str(hardware.get("strategy")) not in ("auto", "None"), f"hardware.strategy={hardware.get('strategy')}"),
         (bool(hardware.get("compile")), "hardware.compile=true"),
-        (config["schedule"]["name"] == FORMULA_ONLY, "schedule=plateau"),
+        (config["schedule"]["name"] == NOT_A_FORMULA, "schedule=plateau"),
         (callbacks["early_stopping"]["enabled"], "early stopping"),
         (callbacks["averaging"]["name"] != "none", f"callbacks.averaging.name={callbacks['averaging']['name']}"),
         (callbacks["gradient_noise"]["enabled"], "gradient noise"),

@@ -37,10 +37,11 @@ class PopulationLauncher(Launcher):
         self.alone = BasicLauncher()
         self.alone.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
-    def _job_config(self, number: int, overrides):
+    def _job_config(self, number: int, overrides, composed=None):
         from omegaconf import open_dict
 
-        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        config = composed if composed is not None else self.hydra_context.config_loader.load_sweep_config(
+            self.config, list(overrides))
         with open_dict(config):
             config.hydra.job.id = config.hydra.job.num = number
         return config
@@ -59,15 +60,16 @@ class PopulationLauncher(Launcher):
         return number, run_dir, None if returned.status == JobStatus.COMPLETED else returned._return_value
 
     def launch_members(self, trials: list) -> list:
-        """[(trial number, overrides)] -> [(trial number, run folder, exception or None)], in any order."""
+        """[(trial number, overrides[, its config as the sweeper composed it])] -> [(trial number,
+        run folder, exception or None)], in any order."""
         from omegaconf import OmegaConf
 
         from dlrun.compose import without_hydra
         from dlrun.population.knobs import group_members, why_alone
 
         members, results = {}, []
-        for number, overrides in trials:
-            config = self._job_config(number, overrides)
+        for number, overrides, *composed in trials:
+            config = self._job_config(number, overrides, *composed)
             plain = OmegaConf.to_container(without_hydra(config), resolve=True)
             reason = why_alone(plain)
             if reason:

@@ -95,8 +95,9 @@ class DlrunSweeper(Sweeper):
             raise SweepSettingsError(f"{problem}" + (f"\n  (checked with the search space's point {point})"
                                                      if point else ""))
 
-    def _trial_config(self, overrides):
-        """(the trial's validated config, None), or (None, why it must not run: composition or validation)."""
+    def _trial_config(self, overrides, with_hydra: bool = False):
+        """(the trial's validated config, None), or (None, why it must not run: composition or validation).
+        `with_hydra`: the config as composed, hydra node included (for a launcher that runs it)."""
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
@@ -105,8 +106,11 @@ class DlrunSweeper(Sweeper):
 
         try:
             with self._composing:
-                config = without_hydra(self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides)))
+                composed = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            config = without_hydra(composed)
             validate(config)
+            if with_hydra:
+                config = composed
         except ConfigError as error:
             return None, "config error: " + "; ".join(error.problems)
         except (HydraException, OmegaConfBaseException) as error:
@@ -165,11 +169,11 @@ class DlrunSweeper(Sweeper):
 
         outcomes, checked = {}, []
         for number, overrides in trials:
-            _, problem = self._trial_config(overrides)
+            composed, problem = self._trial_config(overrides, with_hydra=True)
             if problem:
                 outcomes[number] = Outcome("failed", error=problem)
             else:
-                checked.append((number, overrides))
+                checked.append((number, overrides, composed))  # composed once: Hydra takes about 0.2 s a trial
         if checked:
             for number, run_dir, error in self.launcher.launch_members(checked):
                 outcomes[number] = outcome_from_run(run_dir, exception=error)
