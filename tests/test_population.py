@@ -173,3 +173,35 @@ def test_trials_that_differ_in_architecture_train_as_separate_populations(tmp_pa
     assert result.output.count("population of 2: trials") == 2
     runs = trial_summaries(sweep_dir)
     assert sorted(runs) == [0, 1, 2, 3] and {run["status"] for run in runs.values()} == {"completed"}
+
+
+@pytest.mark.slow
+def test_a_signal_stops_a_population_sweep_and_marks_its_members_interrupted(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    from test_sweep_cli import ONE_THREAD, summary_rows
+
+    sweep_dir = tmp_path / "stopped"
+    long_trials = ["-m", "launcher=population", "hydra.launcher.size=2", "optim.lr=0.01,0.02,0.03",
+                   "trainer.max_epochs=1000", "trainer.progress_bar=false", f"hydra.sweep.dir={sweep_dir}"]
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen([sys.executable, "-m", "dlrun", *long_trials], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
+    while not (sweep_dir / "1" / "summary.json").is_file() and process.poll() is None:
+        assert time.monotonic() - started < 120, "the population did not start training"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0, output[-3000:]
+    assert [read_json(sweep_dir / str(n) / "summary.json")["status"] for n in (0, 1)] == ["interrupted"] * 2
+    assert not (sweep_dir / "2").exists(), "the sweep went on to the next trial after the signal"
+    assert "run the same command again to continue the sweep" in output and "Traceback" not in output
+    rows = {row["trial"]: row["status"] for row in summary_rows(sweep_dir)}
+    assert rows == {"0": "interrupted", "1": "interrupted", "2": "waiting", "3": "waiting"}, rows

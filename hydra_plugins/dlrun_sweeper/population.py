@@ -96,9 +96,14 @@ class PopulationLauncher(Launcher):
                 validate(config)
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
-            train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]))
+            summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]))
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
+        if any(summary["status"] == "interrupted" for summary in summaries):
+            # as a single trial's job (dlrun.app): a signal stops the whole sweep, whose worker then
+            # marks its running trials interrupted and queues their points again
+            raise KeyboardInterrupt(f"sweep stopped during the population of trials {numbers}; run the same "
+                                    "command again to continue the sweep")
         return [(number, run_dir, None) for number, run_dir in zip(numbers, run_dirs)]
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
