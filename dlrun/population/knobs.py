@@ -60,7 +60,6 @@ def why_alone(config: dict) -> str | None:
          "diagnostics"),
         (any(bool(value) for name, value in config["logger"].items() if name != "csv"),
          "a tracker logger (W&B, MLflow, TensorBoard)"),
-        (config["model"].get("norm") == "batch", "model.norm=batch (per-member BatchNorm statistics: not yet)"),
     ]
     found = [text for bad, text in reasons if bad]
     return ", ".join(found) if found else None

@@ -57,7 +57,13 @@ class StackedMembers(nn.Module):
             return torch.func.functional_call(template, (member_parameters, member_buffers), (batch,))
 
         # randomness="different": each member draws its own dropout masks
-        return torch.func.vmap(one, in_dims=(0, 0, None), randomness="different")(parameters, buffers, inputs)
+        outputs = torch.func.vmap(one, in_dims=(0, 0, None), randomness="different")(parameters, buffers, inputs)
+        if self.training and buffers:  # BatchNorm updated the stacked statistics in place: each member's own
+            with torch.no_grad():
+                for index, member in enumerate(self.members):
+                    for name, own in member.named_buffers():
+                        own.copy_(buffers[name][index])
+        return outputs
 
     def member_parameters(self, index: int) -> list:
         return list(self.members[index].parameters())
