@@ -214,3 +214,23 @@ def test_a_signal_stops_a_population_sweep_and_marks_its_members_interrupted(tmp
     assert "run the same command again to continue the sweep" in output and "Traceback" not in output
     rows = {row["trial"]: row["status"] for row in summary_rows(sweep_dir)}
     assert rows == {"0": "interrupted", "1": "interrupted", "2": "waiting", "3": "waiting"}, rows
+
+
+@pytest.mark.slow
+def test_hopeless_members_are_pruned_and_the_others_train_on(tmp_path):
+    from dlrun.sweeps import study as studies
+    from test_sweep_cli import sweep_cli, trial_summaries
+
+    epochs = 4
+    result, sweep_dir = sweep_cli(tmp_path, "launcher=population", "hydra.launcher.size=3", f"trainer.max_epochs={epochs}",
+                                  "optim.lr=0.01,0.005,1e-7,2e-7,0.008", "hydra.sweeper.pruner=median",
+                                  "hydra.sweeper.pruners.median.n_startup_trials=2")
+    assert result.returncode == 0, result.output[-3000:]
+    runs = trial_summaries(sweep_dir)
+    # the first population (lr 0.01, 0.005, 1e-7) has no finished trial to compare with: none is pruned
+    assert [runs[n]["status"] for n in range(5)] == ["completed", "completed", "completed", "pruned", "completed"]
+    hopeless = runs[3]
+    assert "pruned by the sweep's median pruner" in hopeless["error"] and hopeless["epochs"] < epochs - 1
+    trials = studies.load(sweep_dir).trials
+    assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
+    assert sorted(trials[0].intermediate_values) == list(range(epochs)), "every round reported by each member"

@@ -20,7 +20,7 @@ from dlrun.metrics_file import METRICS_FILE, write_metric_rows
 from dlrun.summary import new_summary, write_summary
 from dlrun.transfer import TASK_MODEL_PREFIX
 
-RUNNING, DIVERGED = "running", "diverged"
+RUNNING, DIVERGED, PRUNED = "running", "diverged", "pruned"
 
 
 def _weights(network) -> dict:
@@ -38,10 +38,12 @@ class Member:
     status: str = RUNNING
     best: tuple | None = None  # (value, step, epoch, weights) of the best objective so far
     test: dict = field(default_factory=dict)
-    stopped_at: tuple | None = None  # (global step, epoch) where it diverged
+    stopped_at: tuple | None = None  # (global step, epoch) where it diverged or was pruned
+    pruning: tuple | None = None  # (its optuna Trial, the pruner's name) in a sweep with a pruner
+    rounds: int = 0  # validation rounds reported to the pruner
 
     @classmethod
-    def start(cls, index: int, config: dict, run_dir: Path, spec) -> "Member":
+    def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None) -> "Member":
         run_dir = Path(run_dir).resolve()
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         summary = new_summary(config["name"], run_dir, config, config["objective"])
@@ -50,7 +52,8 @@ class Member:
         divergence = config["callbacks"]["divergence"]
         guard = DivergenceGuard(run_dir, divergence["check_every_n_steps"],
                                 divergence["max_loss_ratio"] if divergence["enabled"] else None)
-        return cls(index, config, run_dir, summary, MetricHistory(config["trainer"]["log_every_n_steps"]), guard)
+        return cls(index, config, run_dir, summary, MetricHistory(config["trainer"]["log_every_n_steps"]), guard,
+                   pruning=pruning)
 
     @property
     def alive(self) -> bool:
@@ -75,10 +78,32 @@ class Member:
     def add_row(self, step: int, epoch: int, values: dict) -> None:
         self.history.rows.append({"step": step, "epoch": epoch, **values})
 
+    def _last(self, name: str):
+        return next((row[name] for row in reversed(self.history.rows) if name in row), None)
+
+    def consider_pruning(self, step: int, epoch: int) -> bool:
+        """After a validation round: report the objective to the member's trial, as a single
+        trial's dlrun.sweeps.pruning does; False (and the member masked) when the pruner stops it."""
+        if self.pruning is None:
+            return True
+        trial, pruner = self.pruning
+        self.rounds += 1
+        objective = self.config["objective"]
+        value = self._last(objective)
+        if value is None or not math.isfinite(value):
+            return True
+        trial.report(value, step=self.rounds - 1)
+        if not trial.should_prune():
+            return True
+        self.status, self.stopped_at = PRUNED, (step, epoch)
+        self.summary["error"] = (f"pruned by the sweep's {pruner} pruner after validation round {self.rounds} "
+                                 f"(epoch {epoch}): {objective}={value:.6g}")
+        return False
+
     def consider_best(self, step: int, epoch: int, network) -> None:
         """Keep the weights of the best validation objective (ModelCheckpoint's choice: strictly better)."""
         objective = self.config["objective"]
-        value = next((row[objective] for row in reversed(self.history.rows) if objective in row), None)
+        value = self._last(objective)
         if value is None or not math.isfinite(value):
             return
         better = (self.best is None or (value > self.best[0] if direction(objective) == "maximize"

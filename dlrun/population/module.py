@@ -6,8 +6,9 @@ so each gets exactly its own gradient).
 The optimizer is the trials' optimizer class with one pair of parameter groups per member
 (decayed / not decayed, as dlrun.optim groups a single run's), each group carrying that
 member's lr, weight decay, momentum, betas...: every member follows the single-run update
-rule exactly. A member whose loss diverges (the single run's rule) is masked: it leaves the
-summed loss, its gradients are dropped before each optimizer step, and the others go on.
+rule exactly. A member whose loss diverges (the single run's rule), or that the sweep's
+pruner stops, is masked: it leaves the summed loss, its gradients are dropped before each
+optimizer step, and the others go on.
 """
 
 from __future__ import annotations
@@ -122,7 +123,9 @@ class PopulationModule(L.LightningModule):
             loss = values[metric_name("val", "loss")]
             if member.check_loss("validation loss", loss, self.trainer.global_step, epoch):
                 member.add_row(step, epoch, values)
-                member.consider_best(self.trainer.global_step, epoch, self.population.members[index])
+                # pruned first: a pruned single trial stops before ModelCheckpoint sees that round
+                if member.consider_pruning(self.trainer.global_step, epoch):
+                    member.consider_best(self.trainer.global_step, epoch, self.population.members[index])
 
     def on_test_epoch_start(self):
         self._start_pass()

@@ -54,7 +54,8 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     datamodule = DataModule(first.data, first.seed)
     spec = datamodule.spec
     networks = [member_network(cfg, spec) for cfg in configs]
-    members.extend(Member.start(index, OmegaConf.to_container(cfg, resolve=True), run_dir, spec)
+    pruning = state["pruning"] or [None] * len(configs)
+    members.extend(Member.start(index, OmegaConf.to_container(cfg, resolve=True), run_dir, spec, pruning[index])
                    for index, (cfg, run_dir) in enumerate(zip(configs, state["run_dirs"])))
     module = PopulationModule(networks, spec, members)
     trainer = build_trainer(trainer_config(first), work_dir)
@@ -69,14 +70,16 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     state["status"] = "completed"
 
 
-def train_population(configs: list, run_dirs: list, work_dir) -> list:
+def train_population(configs: list, run_dirs: list, work_dir, pruning=None) -> list:
     """Train validated member configs (sharing all but their member knobs) together; each
-    member's summary, in the order given (also in each run folder's summary.json)."""
+    member's summary, in the order given (also in each run folder's summary.json).
+    `pruning`: per member, None or (its optuna Trial, the sweep pruner's name)."""
     from dlrun.run_dirs import holding
     from dlrun.runlog import attach_run_log, detach
 
     started, members = time.time(), []
-    state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None}
+    state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
+             "pruning": pruning}
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:

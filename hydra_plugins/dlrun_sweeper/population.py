@@ -59,9 +59,9 @@ class PopulationLauncher(Launcher):
         run_dir = Path(str(returned.hydra_cfg.hydra.runtime.output_dir))
         return number, run_dir, None if returned.status == JobStatus.COMPLETED else returned._return_value
 
-    def launch_members(self, trials: list) -> list:
+    def launch_members(self, trials: list, study_name: str | None = None) -> list:
         """[(trial number, overrides[, its config as the sweeper composed it])] -> [(trial number,
-        run folder, exception or None)], in any order."""
+        run folder, exception or None)], in any order. `study_name`: the sweep's study, for pruning."""
         from omegaconf import OmegaConf
 
         from dlrun.compose import without_hydra
@@ -81,10 +81,21 @@ class PopulationLauncher(Launcher):
         if len(groups) > 1:
             _say_split(groups, members)
         for group in groups:
-            results += self._train(group, members)
+            results += self._train(group, members, study_name)
         return results
 
-    def _train(self, numbers: list, members: dict) -> list:
+    def _pruning(self, numbers: list, study_name) -> list | None:
+        """Per member (its optuna Trial, the pruner's name), or None when the sweep prunes nothing."""
+        from dlrun.sweeps.study import open_trial
+
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        trial, record = open_trial(sweep_dir, numbers[0], study_name)
+        pruner = record.get("pruner", {}).get("name", "none")
+        if pruner == "none":
+            return None
+        return [(trial, pruner)] + [(open_trial(sweep_dir, number, study_name)[0], pruner) for number in numbers[1:]]
+
+    def _train(self, numbers: list, members: dict, study_name=None) -> list:
         from dlrun.compose import without_hydra
         from dlrun.population.run import train_population
         from dlrun.schema import validate
@@ -96,7 +107,8 @@ class PopulationLauncher(Launcher):
                 validate(config)
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
-            summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]))
+            summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
+                                         self._pruning(numbers, study_name))
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
         if any(summary["status"] == "interrupted" for summary in summaries):

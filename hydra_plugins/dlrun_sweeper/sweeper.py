@@ -175,7 +175,7 @@ class DlrunSweeper(Sweeper):
             else:
                 checked.append((number, overrides, composed))  # composed once: Hydra takes about 0.2 s a trial
         if checked:
-            for number, run_dir, error in self.launcher.launch_members(checked):
+            for number, run_dir, error in self.launcher.launch_members(checked, study_name=self.study_name):
                 outcomes[number] = outcome_from_run(run_dir, exception=error)
         return [outcomes[number] for number, _ in trials]
 
