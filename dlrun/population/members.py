@@ -111,17 +111,17 @@ class Member:
         if better:
             self.best = (value, step, epoch, _weights(network))
 
-    def finish(self, network, global_step: int, epoch: int, wall_time_s: float, status: str | None = None) -> dict:
-        """Write the member's files and its final summary.json; the summary."""
+    def finish(self, network, step: int, epoch: int, wall_time_s: float, status: str | None = None) -> dict:
+        """Write the member's files and its final summary.json; the summary. `step`, `epoch`:
+        where the population stopped (a masked member stopped earlier, where it was masked)."""
         summary = self.summary
-        if status is not None and self.alive:
-            summary["status"] = status
-        elif not self.alive:
+        if not self.alive:
             summary["status"] = self.status
-            global_step, epoch = self.stopped_at
-        step_now, epoch_now = global_step, epoch
-        summary["global_step"], summary["epochs"] = step_now, epoch_now
-        summary["best_checkpoint"], summary["last_checkpoint"] = self._write_checkpoints(network, step_now, epoch_now)
+            step, epoch = self.stopped_at
+        elif status is not None:
+            summary["status"] = status
+        summary["global_step"], summary["epochs"] = step, epoch
+        summary["best_checkpoint"], summary["last_checkpoint"] = self._write_checkpoints(network, step, epoch)
         summary["final"] = self._final()
         summary["best"] = {name: self.history.best(name)[0] for name in self.history.metric_names()
                            if name.startswith("val/")}
@@ -129,7 +129,7 @@ class Member:
         summary["objective"]["value"], summary["objective"]["step"] = self.history.best(objective)
         summary["test"] = dict(self.test)
         summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
-        test_rows = [{"step": step_now, "epoch": epoch_now, **self.test}] if self.test else []
+        test_rows = [{"step": step, "epoch": epoch, **self.test}] if self.test else []
         write_metric_rows(self.run_dir / METRICS_FILE, self.history.rows + test_rows)
         write_summary(summary, self.run_dir)
         return summary
