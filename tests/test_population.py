@@ -234,3 +234,10 @@ def test_hopeless_members_are_pruned_and_the_others_train_on(tmp_path):
     trials = studies.load(sweep_dir).trials
     assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
     assert sorted(trials[0].intermediate_values) == list(range(epochs)), "every round reported by each member"
+
+
+def test_a_bad_population_size_stops_before_anything_with_exit_2(tmp_path):
+    result = run_cli(["-m", "launcher=population", "hydra.launcher.size=0", "optim.lr=0.1,0.2",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    assert result.returncode == 2 and "hydra.launcher.size=0: expected an integer >= 1" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "sweep").exists()
