@@ -241,3 +241,16 @@ def test_a_bad_population_size_stops_before_anything_with_exit_2(tmp_path):
                       f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
     assert result.returncode == 2 and "hydra.launcher.size=0: expected an integer >= 1" in result.stderr
     assert "Traceback" not in result.output and not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.slow
+def test_a_trial_a_population_cannot_hold_runs_alone_and_says_why(tmp_path):
+    from test_sweep_cli import sweep_cli, trial_summaries
+
+    result, sweep_dir = sweep_cli(tmp_path, "launcher=population", "optim.lr=0.01,0.001",
+                                  "callbacks.early_stopping.enabled=true", "hardware.threads=1")
+    assert result.returncode == 0, result.output[-3000:]
+    assert result.output.count("runs alone, not in a population: early stopping") == 2
+    assert "population of" not in result.output
+    runs = trial_summaries(sweep_dir)
+    assert sorted(runs) == [0, 1] and {run["status"] for run in runs.values()} == {"completed"}

@@ -172,8 +172,8 @@ class DlrunSweeper(Sweeper):
             composed, problem = self._trial_config(overrides, with_hydra=True)
             if problem:
                 outcomes[number] = Outcome("failed", error=problem)
-            else:
-                checked.append((number, overrides, composed))  # composed once: Hydra takes about 0.2 s a trial
+            else:  # composed once (Hydra takes about 0.2 s a trial); the environment for a trial that runs alone
+                checked.append((number, list(overrides) + self._environment(number, slot, composed), composed))
         if checked:
             for number, run_dir, error in self.launcher.launch_members(checked, study_name=self.study_name):
                 outcomes[number] = outcome_from_run(run_dir, exception=error)
