@@ -110,8 +110,12 @@ def _expected(allowed: str) -> str:
 
 def _slots(raw: dict, launcher: dict) -> int:
     if raw["n_jobs"] and raw["n_jobs"] > 1 and runs_in_this_process(launcher):
-        log.warning("hydra.sweeper.n_jobs=%d: the basic launcher runs one trial at a time in this process "
-                    "(launcher=joblib runs several)", raw["n_jobs"])
+        if is_population(launcher):
+            log.warning("hydra.sweeper.n_jobs=%d: the population launcher trains one population at a time in this "
+                        "process (hydra.launcher.size sets how many trials it holds)", raw["n_jobs"])
+        else:
+            log.warning("hydra.sweeper.n_jobs=%d: the basic launcher runs one trial at a time in this process "
+                        "(launcher=joblib runs several)", raw["n_jobs"])
         return 1
     return raw["n_jobs"] or launcher_parallelism(launcher)
 
