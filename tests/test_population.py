@@ -254,3 +254,18 @@ def test_a_trial_a_population_cannot_hold_runs_alone_and_says_why(tmp_path):
     assert "population of" not in result.output
     runs = trial_summaries(sweep_dir)
     assert sorted(runs) == [0, 1] and {run["status"] for run in runs.values()} == {"completed"}
+
+
+def test_a_population_that_fails_writes_every_members_summary(tmp_path, monkeypatch):
+    from dlrun.population import module
+    from dlrun.population.run import train_population
+
+    def broken(self, batch, batch_idx):
+        raise RuntimeError("broken step")
+
+    monkeypatch.setattr(module.PopulationModule, "training_step", broken)
+    configs = [_config([f"optim.lr={lr}"]) for lr in (0.1, 0.2)]
+    summaries = train_population(configs, [tmp_path / "a", tmp_path / "b"], tmp_path / "population")
+    assert [summary["status"] for summary in summaries] == ["failed", "failed"]
+    assert summaries[0]["error"] == "RuntimeError: broken step"
+    assert "broken step" in (tmp_path / "b" / "run.log").read_text() and "Traceback" in summaries[1]["traceback"]

@@ -157,7 +157,7 @@ class Member:
             best = folder / "best.ckpt"
             write_checkpoint(self._checkpoint(weights, best_step, best_epoch), best)
         last = None
-        if self.config["callbacks"]["checkpoint"]["save_last"]:
+        if network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
             last = folder / "last.ckpt"
             write_checkpoint(self._checkpoint(_weights(network), step, epoch), last)
         return (str(best) if best else None), (str(last) if last else None)

@@ -93,7 +93,8 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None) -> l
             state["status"] = "interrupted"
         except Exception as error:  # every member's summary says what happened
             state["error"] = f"{type(error).__name__}: {' '.join(str(error).split())}"
-            log.error("population failed: %s\n%s", state["error"], "".join(traceback.format_exception(error)))
+            state["traceback"] = "".join(traceback.format_exception(error))
+            log.error("population failed: %s (traceback in each member's run.log)", state["error"])
         finally:
             summaries = _finish(members, state, started)
             detach(handlers)
@@ -106,9 +107,11 @@ def _finish(members: list, state: dict, started: float) -> list:
     step, epoch = (trainer.global_step, trainer.current_epoch) if trainer is not None else (0, 0)
     summaries = []
     for member in members:
-        if state["error"] and member.alive:
-            member.summary["error"] = state["error"]
-        network = module.population.members[member.index]
+        if state["error"] and member.alive:  # as a single run's failure: one line, the traceback kept aside
+            member.summary["error"], member.summary["traceback"] = state["error"], state["traceback"]
+            with open(member.run_dir / "run.log", "a") as handle:
+                handle.write(state["traceback"])
+        network = module.population.members[member.index] if module is not None else None
         summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
     try:
         plot_members(members)
