@@ -37,6 +37,9 @@ def _assert_same_rows(alone: list, member: list, where: str) -> None:
 
 MEMBERS = {
     "sgd": [["optim=sgd", "optim.lr=0.05"], ["optim=sgd", "optim.lr=0.2", "optim.weight_decay=0.01"]],
+    # clipped by each member's own gradient norm, as its single run clips
+    "sgd_clipped": [["optim=sgd", "optim.lr=0.5", "optim.clip.norm=0.05"],
+                    ["optim=sgd", "optim.lr=1.0", "optim.clip.norm=0.05", "init=normal", "init.std=0.3"]],
     "momentum": [["optim=momentum", "optim.lr=0.01", "optim.momentum=0.5"],
                  ["optim=momentum", "optim.lr=0.05", "optim.weight_decay=0.001"]],
     "adam": [["optim=adam", "optim.lr=0.001"], ["optim=adam", "optim.lr=0.01", "optim.weight_decay=0.01",
