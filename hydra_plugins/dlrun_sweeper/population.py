@@ -70,14 +70,15 @@ class PopulationLauncher(Launcher):
         members, results = {}, []
         for number, overrides, *composed in trials:
             config = self._job_config(number, overrides, *composed)
-            plain = OmegaConf.to_container(without_hydra(config), resolve=True)
+            task = without_hydra(config)
+            plain = OmegaConf.to_container(task, resolve=True)
             reason = why_alone(plain)
             if reason:
                 log.info("trial %d runs alone, not in a population: %s", number, reason)
                 results.append(self._alone(number, overrides))
             else:
-                members[number] = (config, plain)
-        groups = group_members({number: plain for number, (_, plain) in members.items()})
+                members[number] = (config, plain, task)
+        groups = group_members({number: member[1] for number, member in members.items()})
         if len(groups) > 1:
             _say_split(groups, members)
         for group in groups:
@@ -96,12 +97,12 @@ class PopulationLauncher(Launcher):
         return [(trial, pruner)] + [(open_trial(sweep_dir, number, study_name)[0], pruner) for number in numbers[1:]]
 
     def _train(self, numbers: list, members: dict, study_name=None) -> list:
-        from dlrun.compose import without_hydra
+        """members: {trial number: (its Hydra job config, the task config as plain containers, the task config)}."""
         from dlrun.population.run import train_population
         from dlrun.schema import validate
 
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
-        configs = [without_hydra(members[number][0]) for number in numbers]
+        configs = [members[number][2] for number in numbers]
         try:
             for config in configs:
                 validate(config)
