@@ -272,3 +272,25 @@ def test_a_population_that_fails_writes_every_members_summary(tmp_path, monkeypa
     assert [summary["status"] for summary in summaries] == ["failed", "failed"]
     assert summaries[0]["error"] == "RuntimeError: broken step"
     assert "broken step" in (tmp_path / "b" / "run.log").read_text() and "Traceback" in summaries[1]["traceback"]
+
+
+@pytest.mark.slow
+def test_every_member_gets_its_own_offline_wandb_run_in_the_sweeps_group(tmp_path):
+    from test_sweep_cli import ONE_THREAD
+    from test_wandb import offline_run
+
+    sweep_dir = tmp_path / "lr_sweep"
+    result = run_cli(["-m", *TINY, "launcher=population", "logger=csv_wandb", "optim.lr=0.01,0.003",
+                      f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, env={**ONE_THREAD, "WANDB_MODE": "offline"})
+    assert result.returncode == 0, result.output[-3000:]
+    assert "population of 2: trials 0, 1" in result.output
+    runs = {}
+    for number in range(2):
+        summary = read_json(sweep_dir / str(number) / "summary.json")
+        (folder,) = (sweep_dir / str(number) / "wandb").glob("offline-run-*")
+        runs[number] = offline_run(folder)
+        assert summary["wandb"]["dir"] == str(folder) and runs[number]["id"] == summary["wandb"]["id"]
+        assert runs[number]["config"]["optim"]["lr"] == summary["config"]["optim"]["lr"]
+        assert runs[number]["summary"]["best_objective/val/loss"] == pytest.approx(summary["objective"]["value"])
+    assert [run["name"] for run in runs.values()] == ["mlp_digits-0", "mlp_digits-1"]
+    assert {run["group"] for run in runs.values()} == {"lr_sweep"} and runs[0]["id"] != runs[1]["id"]

@@ -17,7 +17,7 @@ MEMBER_KNOBS = (
     "init.",  # init scheme and scale: each member's network is built and initialised alone
     "loss.label_smoothing", "model.dropout",
     "schedule.",  # schedule and its knobs: one lr factor per member (the interval is shared, plateau runs alone)
-    "logger.",  # tracker run names differ per trial; a population writes metrics.csv (why_alone checks the rest)
+    "logger.",  # tracker run names differ per trial; each member gets its own runs (dlrun.population.trackers)
 )
 SHARED_SCHEDULE_KEYS = ("schedule.interval",)
 NOT_A_FORMULA = "plateau"  # reacts to a metric through Lightning, not a formula of the step: not per member here
@@ -58,8 +58,6 @@ def why_alone(config: dict) -> str | None:
         (callbacks["gradient_noise"]["enabled"], "gradient noise"),
         (any(callbacks["diagnostics"].get(name) for name in ("grad_norm", "update_ratio", "activations")),
          "diagnostics"),
-        (any(bool(value) for name, value in config["logger"].items() if name != "csv"),
-         "a tracker logger (W&B, MLflow, TensorBoard)"),
     ]
     found = [text for bad, text in reasons if bad]
     return ", ".join(found) if found else None

@@ -41,6 +41,7 @@ class Member:
     stopped_at: tuple | None = None  # (global step, epoch) where it diverged or was pruned
     pruning: tuple | None = None  # (its optuna Trial, the pruner's name) in a sweep with a pruner
     rounds: int = 0  # validation rounds reported to the pruner
+    rows: list = field(default_factory=list)  # metrics.csv's rows, once finished
 
     @classmethod
     def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None) -> "Member":
@@ -130,9 +131,19 @@ class Member:
         summary["test"] = dict(self.test)
         summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
         test_rows = [{"step": step, "epoch": epoch, **self.test}] if self.test else []
-        write_metric_rows(self.run_dir / METRICS_FILE, self.history.rows + test_rows)
+        self.rows = self.history.rows + test_rows
+        write_metric_rows(self.run_dir / METRICS_FILE, self.rows)
         write_summary(summary, self.run_dir)
         return summary
+
+    def close_trackers(self) -> None:
+        """The member's W&B / MLflow / TensorBoard runs, after its plots (W&B keeps them too)."""
+        from dlrun.population.trackers import report_to_trackers
+
+        kept = report_to_trackers(self, self.rows, self.summary)
+        if kept:
+            self.summary.update(kept)
+            write_summary(self.summary, self.run_dir)
 
     def _final(self) -> dict:
         final = {}

@@ -117,4 +117,9 @@ def _finish(members: list, state: dict, started: float) -> list:
         plot_members(members)
     except Exception as error:  # plots are a convenience: the results stand without them
         log.error("could not draw the members' curves: %s", error)
+    for member in members:
+        try:
+            member.close_trackers()
+        except Exception as error:  # a tracker's copy matters less than the run's own files
+            log.warning("trial folder %s: could not report to its trackers: %s", member.run_dir, error)
     return summaries
