@@ -14,8 +14,13 @@ worker imports torch and Lightning once, then runs trial after trial). The last 
 measures how much parallel CPU the machine gives right now (pure torch work in one and
 in two processes): on a machine shared with other jobs the sweep speedup is bounded by it.
 
-    python benchmarks/sweep.py            # 8 trials of about 8 s each (1600 steps), then 1 long + 4 short
-    python benchmarks/sweep.py --smoke    # 2 tiny trials (and 1 + 2 uneven): checks that it runs (CI)
+The population case (`--population-only`) times a 16-trial log-space lr sweep of the default
+MLP (the default config: 20 epochs, checkpoints, test, plots) one trial after another
+(launcher=basic) and as populations (launcher=population, size 16), same sampler seed, so
+trial N has the same lr in both; each trial's val/loss is compared with its sequential twin.
+
+    python benchmarks/sweep.py            # 8 trials of about 8 s each (1600 steps), then 1 long + 4 short, then populations
+    python benchmarks/sweep.py --smoke    # 2 tiny trials (and 1 + 2 uneven, and a population of 2): checks that it runs (CI)
 """
 
 from __future__ import annotations
@@ -69,8 +74,8 @@ def children_cpu() -> float:
 
 def run_sweep(launcher: list, trials: int, work: list, folder: Path, search=None) -> tuple:
     """(wall seconds, CPU seconds) of the whole `dlrun -m` command; checks that every trial completed."""
-    command = [sys.executable, "-m", "dlrun", "-m", *work, *launcher, search or f"optim.lr={learning_rates(trials)}",
-               f"hydra.sweep.dir={folder}"]
+    search = search if isinstance(search, list) else [search or f"optim.lr={learning_rates(trials)}"]
+    command = [sys.executable, "-m", "dlrun", "-m", *work, *launcher, *search, f"hydra.sweep.dir={folder}"]
     started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
     seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
@@ -128,19 +133,57 @@ def throughput_case(work: list, trials: int) -> None:
     print(f"speedup: {sequential / parallel:.2f}x (target >= 1.6x on 2 idle cores)")
 
 
+def trial_results(folder: Path) -> dict:
+    """{trial number: (lr, val/loss)} from the sweep's summary.csv."""
+    with open(folder / "summary.csv") as handle:
+        return {int(row["trial"]): (float(row["optim.lr"]), float(row["val/loss"])) for row in csv.DictReader(handle)}
+
+
+def population_case(trials: int, smoke: bool, extra=()) -> None:
+    """The same seeded log-space lr sweep of the default MLP (with `extra` overrides), one trial
+    after another and as populations."""
+    work = ["trainer.progress_bar=false", "hardware.threads=1", *extra] + (SMOKE if smoke else [])
+    search = ["optim.lr=tag(log, interval(1e-4, 1e-1))", f"hydra.sweeper.n_trials={trials}", "hydra.sweeper.seed=0"]
+    cases = {"sequential (launcher=basic)": ["launcher=basic"],
+             f"population (launcher=population, size {trials})": ["launcher=population", f"hydra.launcher.size={trials}"]}
+    print(f"population benchmark: {trials}-trial log-space lr sweep of `dlrun {' '.join(work)}` (the default MLP on "
+          f"digits), torch on 1 thread, {os.cpu_count()} CPU cores", flush=True)
+    seconds, results = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, (name, launcher) in enumerate(cases.items()):
+            folder = Path(tmp) / f"case{index}"
+            seconds[name], cpu = run_sweep(launcher, trials, work, folder, search=search)
+            results[name] = trial_results(folder)
+            print(f"  {name:45s} {seconds[name]:7.1f} s   {60 * trials / seconds[name]:6.1f} trials/min   "
+                  f"({cpu:.1f} CPU s)", flush=True)
+    (sequential, population), (alone, pooled) = seconds.values(), results.values()
+    assert {n: lr for n, (lr, _) in alone.items()} == {n: lr for n, (lr, _) in pooled.items()}, "same lr per trial"
+    gaps = {n: abs(pooled[n][1] - alone[n][1]) / abs(alone[n][1]) for n in alone}
+    worst = max(gaps, key=gaps.get)
+    print(f"speedup: {sequential / population:.2f}x (target >= 5x); val/loss vs the sequential twin: largest "
+          f"relative gap {gaps[worst]:.2e} (trial {worst}, lr {alone[worst][0]:.3g}; target <= 5%), "
+          f"{sum(gap <= 0.05 for gap in gaps.values())}/{len(gaps)} within 5%")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=80, help="epochs per trial (the digits: 20 steps each)")
     parser.add_argument("--smoke", action="store_true", help="2 tiny trials: checks that the benchmark runs")
     parser.add_argument("--uneven-only", action="store_true", help="only the utilisation case of uneven trials")
+    parser.add_argument("--population-only", action="store_true", help="only the population case")
+    parser.add_argument("--population-overrides", nargs="*", default=[],
+                        help="overrides for the population case's trials, e.g. model.width=32")
     args = parser.parse_args(argv)
     trials = 2 if args.smoke else args.trials
     work = TRIAL + (SMOKE if args.smoke else [f"trainer.max_epochs={args.epochs}"])
-    if not args.uneven_only:
+    if not (args.uneven_only or args.population_only):
         throughput_case(work, trials)
-    with tempfile.TemporaryDirectory() as tmp:
-        uneven_case(work, *((1, 2) if args.smoke else (args.epochs // 2, 4)), Path(tmp) / "uneven")
+    if not args.population_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            uneven_case(work, *((1, 2) if args.smoke else (args.epochs // 2, 4)), Path(tmp) / "uneven")
+    if not args.uneven_only:
+        population_case(2 if args.smoke else 16, args.smoke, args.population_overrides)
     print(f"machine check: two 1-thread torch processes did {machine_parallelism():.2f}x the work of one "
           f"(2.00 on 2 idle cores; load average {os.getloadavg()[0]:.1f})")
     return 0

@@ -26,6 +26,25 @@ def _rebuilt_model(config: dict, spec: DataSpec):
     return build_model(config["model"], spec)
 
 
+def task_losses(task: str, outputs, targets, smoothing: float = 0.0, with_metrics: bool = True) -> dict:
+    """The loss, and (with_metrics) the task's other metrics: a training step that is not
+    logged skips them (a few kernel launches each). `smoothing`: label smoothing of the
+    cross-entropy (training only). Also a population member's (dlrun.population)."""
+    if task == "regression":
+        outputs = outputs.view_as(targets)
+        loss = F.mse_loss(outputs, targets)
+        return {"loss": loss, "mae": (outputs - targets).abs().mean()} if with_metrics else {"loss": loss}
+    if task == "sequence":
+        outputs, targets = outputs.flatten(0, 1), targets.flatten()  # (N*T, classes), (N*T,)
+    loss = F.cross_entropy(outputs, targets, label_smoothing=smoothing)
+    if not with_metrics:
+        return {"loss": loss}
+    if task == "sequence":  # positions marked IGNORE carry no label: the loss skips them, so does accuracy
+        scored = targets != IGNORE
+        return {"loss": loss, "acc": (outputs.argmax(-1)[scored] == targets[scored]).float().mean()}
+    return {"loss": loss, "acc": (outputs.argmax(-1) == targets).float().mean()}
+
+
 class TaskModule(L.LightningModule):
     def __init__(self, model=None, spec=None, cfg_optim=None, cfg_schedule=None, label_smoothing: float = 0.0,
                  config=None):
@@ -69,23 +88,8 @@ class TaskModule(L.LightningModule):
         return self.model(inputs)
 
     def _losses_and_metrics(self, outputs, targets, with_metrics: bool = True) -> dict:
-        """The loss, and (with_metrics) the task's other metrics: a training step that is not
-        logged skips them (a few kernel launches each)."""
-        task = self.spec.task
-        if task == "regression":
-            outputs = outputs.view_as(targets)
-            loss = F.mse_loss(outputs, targets)
-            return {"loss": loss, "mae": (outputs - targets).abs().mean()} if with_metrics else {"loss": loss}
-        if task == "sequence":
-            outputs, targets = outputs.flatten(0, 1), targets.flatten()  # (N*T, classes), (N*T,)
-        smoothing = self.label_smoothing if self.training else 0.0
-        loss = F.cross_entropy(outputs, targets, label_smoothing=smoothing)
-        if not with_metrics:
-            return {"loss": loss}
-        if task == "sequence":  # positions marked IGNORE carry no label: the loss skips them, so does accuracy
-            scored = targets != IGNORE
-            return {"loss": loss, "acc": (outputs.argmax(-1)[scored] == targets[scored]).float().mean()}
-        return {"loss": loss, "acc": (outputs.argmax(-1) == targets).float().mean()}
+        return task_losses(self.spec.task, outputs, targets, self.label_smoothing if self.training else 0.0,
+                           with_metrics)
 
     def _common_step(self, batch, stage: str):
         inputs, targets = batch

@@ -107,12 +107,13 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
                     "queued again", reaped)
 
 
-def _run_worker(study, request, planned, launch, presence, worker: str) -> None:
+def _run_worker(study, request, planned, launch, presence, worker: str, launch_batch=None) -> None:
     from dlrun.sweeps.report import summarize
 
     _announce(request, planned, study, worker, reap(study, presence))
     loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
-                  on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False))
+                  on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False),
+                  launch_batch=launch_batch)
     try:
         loop.run(planned.plan.n_jobs)
     except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted
@@ -120,9 +121,10 @@ def _run_worker(study, request, planned, launch, presence, worker: str) -> None:
         raise
 
 
-def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None):
+def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None, launch_batch=None):
     """Run this worker until no place is left in the study; the summary is printed and
-    written whatever happens (covering every worker's trials)."""
+    written whatever happens (covering every worker's trials). `launch_batch`: a population
+    launcher's, for plan.population trials at once."""
     from dlrun.sweeps.report import summarize
 
     settings = planned.settings
@@ -133,7 +135,7 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None):
     presence.start()
     try:
         with storage_in_environment(location):
-            _run_worker(study, request, planned, launch, presence, worker)
+            _run_worker(study, request, planned, launch, presence, worker, launch_batch)
     finally:
         presence.stop()
         report = summarize(request.sweep_dir, study)

@@ -4,7 +4,9 @@ starts as soon as any slot is free (no batch barrier). It stops when no place is
 too many trials fail.
 
 The launcher is a function, `launch(trial number, overrides, slot) -> Outcome`, so this loop
-knows nothing about Hydra (the sweeper plugin supplies it). One slot runs in the calling
+knows nothing about Hydra (the sweeper plugin supplies it). With a population launcher a
+slot claims up to `plan.population` trials at once and hands them all to
+`launch_batch([(trial number, overrides)], slot) -> [Outcome]`, then tells each. One slot runs in the calling
 thread (a trial in this process may install signal handlers); more run in threads, for
 launchers whose trials are processes of their own.
 """
@@ -108,8 +110,10 @@ def _check_failures(study, plan, planned: int) -> None:
 class Worker:
     """One worker's slots over a shared study."""
 
-    def __init__(self, study, space, plan, launch, objective: str, presence, worker: str, on_told=None):
+    def __init__(self, study, space, plan, launch, objective: str, presence, worker: str, on_told=None,
+                 launch_batch=None):
         self.study, self.space, self.plan, self.launch, self.objective = study, space, plan, launch, objective
+        self.launch_batch = launch_batch
         self.planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
         if plan.grid:
             self.planned = min(self.planned, len(space.grid()))
@@ -119,12 +123,29 @@ class Worker:
         self.stop = threading.Event()
         self.ran = 0
 
-    def _claim(self):
+    def _claim(self) -> list:
+        """The slot's next trials: one, or up to plan.population with a batch launcher; [] when none is left."""
+        wanted = self.plan.population if self.launch_batch is not None else 1
+        claimed = []
         with self.lock:
             if self.stop.is_set():
-                return None
+                return claimed
             reap(self.study, self.presence)
-            return self.claims.next()
+            while len(claimed) < wanted:
+                frozen = self.claims.next()
+                if frozen is None:
+                    break
+                claimed.append(frozen)
+        return claimed
+
+    def _launch(self, claimed: list, index: int) -> list:
+        """[(frozen trial, overrides, Outcome)] for the claimed trials."""
+        overrides = [self.space.overrides(frozen.params) for frozen in claimed]
+        if self.launch_batch is None:
+            outcomes = [self.launch(claimed[0].number, overrides[0], index)]
+        else:
+            outcomes = self.launch_batch([(frozen.number, listed) for frozen, listed in zip(claimed, overrides)], index)
+        return list(zip(claimed, overrides, outcomes))
 
     def _log(self, frozen, outcome: Outcome, overrides: list) -> None:
         value = outcome.value if outcome.value is not None else outcome.reached
@@ -136,16 +157,16 @@ class Worker:
 
     def slot(self, index: int) -> None:
         while True:
-            frozen = self._claim()
-            if frozen is None:
+            claimed = self._claim()
+            if not claimed:
                 return
-            overrides = self.space.overrides(frozen.params)
-            outcome = self.launch(frozen.number, overrides, index)
+            ended = self._launch(claimed, index)
             with self.lock:
-                self.presence.drop(frozen._trial_id)
-                _tell(self.study, frozen, outcome, overrides)
-                self.ran += 1
-                self._log(frozen, outcome, overrides)
+                for frozen, overrides, outcome in ended:
+                    self.presence.drop(frozen._trial_id)
+                    _tell(self.study, frozen, outcome, overrides)
+                    self.ran += 1
+                    self._log(frozen, outcome, overrides)
                 self.on_told()
                 try:
                     _check_failures(self.study, self.plan, self.planned)

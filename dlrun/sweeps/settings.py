@@ -34,6 +34,7 @@ class SweepSettings:
     params: dict
     storage: str | None = None  # None: the journal file in the sweep folder; else a database URL
     study_name: str | None = None
+    population: int = 1  # trials a slot claims and launches together (launcher=population: hydra.launcher.size)
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,23 @@ class Plan:
     n_jobs: int
     grid: bool
     max_failure_rate: float
+    population: int = 1
 
 
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+POPULATION_LAUNCHER = "PopulationLauncher"
+
+
+def is_population(launcher: dict) -> bool:
+    return str(launcher.get("_target_", "")).endswith(POPULATION_LAUNCHER)
+
+
 def runs_in_this_process(launcher: dict) -> bool:
-    """Hydra's basic launcher runs a trial inside the sweep's own process: one at a time."""
-    return str(launcher.get("_target_", "")).endswith("BasicLauncher")
+    """Hydra's basic launcher (and dlrun's population launcher) runs trials inside the sweep's own process."""
+    return str(launcher.get("_target_", "")).endswith("BasicLauncher") or is_population(launcher)
 
 
 def launcher_parallelism(launcher: dict) -> int:
@@ -101,14 +110,27 @@ def _expected(allowed: str) -> str:
 
 def _slots(raw: dict, launcher: dict) -> int:
     if raw["n_jobs"] and raw["n_jobs"] > 1 and runs_in_this_process(launcher):
-        log.warning("hydra.sweeper.n_jobs=%d: the basic launcher runs one trial at a time in this process "
-                    "(launcher=joblib runs several)", raw["n_jobs"])
+        if is_population(launcher):
+            log.warning("hydra.sweeper.n_jobs=%d: the population launcher trains one population at a time in this "
+                        "process (hydra.launcher.size sets how many trials it holds)", raw["n_jobs"])
+        else:
+            log.warning("hydra.sweeper.n_jobs=%d: the basic launcher runs one trial at a time in this process "
+                        "(launcher=joblib runs several)", raw["n_jobs"])
         return 1
     return raw["n_jobs"] or launcher_parallelism(launcher)
 
 
+def _population_size(launcher: dict):
+    """hydra.launcher.size of launcher=population (1 for any other launcher), or a problem line."""
+    if not is_population(launcher):
+        return 1, None
+    size = launcher.get("size")
+    return (size, None) if _is_count(size) else (None, f"hydra.launcher.size={size!r}: expected an integer >= 1")
+
+
 def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
-    problems = _problems(raw)
+    population, population_problem = _population_size(launcher)
+    problems = _problems(raw) + ([population_problem] if population_problem else [])
     if problems:
         raise SweepSettingsError("\n  ".join(problems))
     return SweepSettings(
@@ -124,6 +146,7 @@ def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
         params={str(key): str(value) for key, value in (raw.get("params") or {}).items()},
         storage=raw.get("storage"),
         study_name=raw.get("study_name"),
+        population=population,
     )
 
 
@@ -139,4 +162,4 @@ def make_plan(space, settings: SweepSettings) -> Plan:
         raise SweepSettingsError(f"hydra.sweeper.n_trials=null: {continuous[0]} is an interval, so the sweep needs a "
                                  "trial count: add hydra.sweeper.n_trials=N (e.g. 20)")
     return Plan(n_trials=settings.n_trials, n_jobs=settings.n_jobs, grid=grid,
-                max_failure_rate=settings.max_failure_rate)
+                max_failure_rate=settings.max_failure_rate, population=settings.population)

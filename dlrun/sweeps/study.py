@@ -74,12 +74,18 @@ def trial_of_this_process():
     sweep_dir, number = os.environ.get(ENV_SWEEP_DIR), os.environ.get(ENV_TRIAL)
     if not sweep_dir or number is None:  # not a sweep trial: decided before importing optuna
         return None
+    return open_trial(sweep_dir, int(number), os.environ.get(ENV_STUDY) or None)
+
+
+def open_trial(sweep_dir, number: int, study_name: str | None = None):
+    """(optuna Trial, sweep record) of trial `number` of the sweep in `sweep_dir` (its storage
+    URL, if any, from this process's environment), with the sweep's pruner."""
     import optuna
     from optuna.trial import Trial
 
     from dlrun.sweeps.samplers import build_pruner
 
-    location = Location(Path(sweep_dir), os.environ.get(ENV_STORAGE) or None, os.environ.get(ENV_STUDY) or None)
+    location = Location(Path(sweep_dir), os.environ.get(ENV_STORAGE) or None, study_name)
     if not location.url and not location.journal.is_file():
         raise NotASweep(f"{ENV_SWEEP_DIR}={sweep_dir}: no {JOURNAL_FILE} there")
     storage = open_storage(location)

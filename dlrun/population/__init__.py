@@ -1,0 +1,12 @@
+"""Populations: several sweep trials trained together as one vectorised model in one
+Lightning run (`launcher=population`). Each member is still a trial of its own: its own run
+folder, summary.json, metrics.csv, curves and checkpoints, as a single run leaves them.
+
+    knobs       which config keys may differ inside a population; how trials group
+    stacked     the members' networks called as one (each in turn on the CPU, torch.func.vmap on a GPU)
+    module      the LightningModule of a population: per-member losses, evaluation, masking
+    optimizers  the trials' optimizer over every member's parameter groups; per-member lr schedules
+    members     what each member records and the files it leaves in its run folder
+    trackers    each member's own W&B / MLflow / TensorBoard runs
+    run         one population from configs to summaries
+"""

@@ -1,0 +1,79 @@
+"""Which trials can train together: those whose configs differ only in knobs a population
+varies per member. Each member has its own network (init scheme, scale and dropout),
+optimizer parameter groups (lr, weight decay, momentum, betas, ...), lr schedule (any formula
+schedule and its knobs) and label smoothing; everything else (model shape, data, seed, batch
+size, trainer length, the optimizer, the schedule's interval) is shared, so it splits the
+population.
+
+The seed stays shared: in dlrun it also draws the data split and the batch order.
+"""
+
+from __future__ import annotations
+
+# dotted keys (and key prefixes, ending in ".") that may differ inside one population
+MEMBER_KNOBS = (
+    "optim.lr", "optim.weight_decay", "optim.momentum", "optim.dampening", "optim.betas", "optim.eps",
+    "optim.alpha", "optim.lr_decay", "optim.initial_accumulator_value",
+    "init.",  # init scheme and scale: each member's network is built and initialised alone
+    "loss.label_smoothing", "model.dropout",
+    "schedule.",  # schedule and its knobs: one lr factor per member (the interval is shared, plateau runs alone)
+    "logger.",  # tracker run names differ per trial; each member gets its own runs (dlrun.population.trackers)
+)
+SHARED_SCHEDULE_KEYS = ("schedule.interval",)
+NOT_A_FORMULA = "plateau"  # reacts to a metric through Lightning, not a formula of the step: not per member here
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """{dotted.key: leaf value} of a plain nested config (lists are leaves)."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def is_member_knob(key: str) -> bool:
+    if key in SHARED_SCHEDULE_KEYS:
+        return False
+    return any(key == knob or (knob.endswith(".") and key.startswith(knob)) for knob in MEMBER_KNOBS)
+
+
+def shared_part(config: dict) -> tuple:
+    """What every member of one population must share: the config without its member knobs."""
+    return tuple(sorted((key, repr(value)) for key, value in flatten(config).items() if not is_member_knob(key)))
+
+
+def why_alone(config: dict) -> str | None:
+    """Why this trial cannot be a population member (it then runs as a normal single run), or None."""
+    hardware, callbacks = config["hardware"], config["callbacks"]
+    reasons = [
+        (hardware.get("devices") not in (1, "1") or hardware.get("num_nodes", 1) != 1, "several devices or nodes"),
+        (str(hardware.get("strategy")) not in ("auto", "None"), f"hardware.strategy={hardware.get('strategy')}"),
+        (bool(hardware.get("compile")), "hardware.compile=true"),
+        (config["schedule"]["name"] == NOT_A_FORMULA, "schedule=plateau"),
+        (callbacks["early_stopping"]["enabled"], "early stopping"),
+        (callbacks["averaging"]["name"] != "none", f"callbacks.averaging.name={callbacks['averaging']['name']}"),
+        (callbacks["gradient_noise"]["enabled"], "gradient noise"),
+        (any(callbacks["diagnostics"].get(name) for name in ("grad_norm", "update_ratio", "activations")),
+         "diagnostics"),
+    ]
+    found = [text for bad, text in reasons if bad]
+    return ", ".join(found) if found else None
+
+
+def group_members(configs: dict) -> list:
+    """[[trial key, ...], ...]: trials that can train together, in order of first appearance.
+    `configs`: {trial key: plain resolved config} of trials that may be members."""
+    groups: dict = {}
+    for key, config in configs.items():
+        groups.setdefault(shared_part(config), []).append(key)
+    return list(groups.values())
+
+
+def differing_keys(configs: list) -> list:
+    """The shared keys that differ between two populations' configs (for the one line that says why they split)."""
+    flats = [dict(shared_part(config)) for config in configs]
+    keys = sorted({key for flat in flats for key in flat})
+    return [key for key in keys if len({flat.get(key) for flat in flats}) > 1]

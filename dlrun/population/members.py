@@ -1,0 +1,194 @@
+"""One population member as a trial: what it records while the population trains (its
+metric rows, its best weights, whether it diverged) and the files it leaves in its own run
+folder, the same files a single run leaves: summary.json, metrics.csv (Lightning's columns
+and steps), plots/curves.png, checkpoints/best.ckpt and last.ckpt (weights and the run's
+config: `dlrun eval` and `init=checkpoint` read them as any run's)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from dlrun.callbacks.divergence import DivergenceGuard
+from dlrun.checkpoint_io import write_checkpoint
+from dlrun.history import MetricHistory
+from dlrun.metrics import direction
+from dlrun.metrics_file import METRICS_FILE, write_metric_rows
+from dlrun.summary import new_summary, write_summary
+from dlrun.transfer import TASK_MODEL_PREFIX
+
+RUNNING, DIVERGED, PRUNED = "running", "diverged", "pruned"
+
+
+def _weights(network) -> dict:
+    return {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
+
+
+@dataclass
+class Member:
+    index: int
+    config: dict  # the trial's resolved config, plain containers
+    run_dir: Path
+    summary: dict
+    history: MetricHistory
+    guard: DivergenceGuard  # the single run's divergence rule, one per member
+    status: str = RUNNING
+    best: tuple | None = None  # (value, step, epoch, weights) of the best objective so far
+    test: dict = field(default_factory=dict)
+    stopped_at: tuple | None = None  # (global step, epoch) where it diverged or was pruned
+    pruning: tuple | None = None  # (its optuna Trial, the pruner's name) in a sweep with a pruner
+    rounds: int = 0  # validation rounds reported to the pruner
+    rows: list = field(default_factory=list)  # metrics.csv's rows, once finished
+
+    @classmethod
+    def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None) -> "Member":
+        run_dir = Path(run_dir).resolve()
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        summary = new_summary(config["name"], run_dir, config, config["objective"])
+        summary["spec"] = spec.to_dict()
+        write_summary(summary, run_dir)  # from the first second, as a single run
+        divergence = config["callbacks"]["divergence"]
+        guard = DivergenceGuard(run_dir, divergence["check_every_n_steps"],
+                                divergence["max_loss_ratio"] if divergence["enabled"] else None)
+        return cls(index, config, run_dir, summary, MetricHistory(config["trainer"]["log_every_n_steps"]), guard,
+                   pruning=pruning)
+
+    @property
+    def alive(self) -> bool:
+        return self.status == RUNNING
+
+    def check_loss(self, what: str, value: float, step: int, epoch: int) -> bool:
+        """False (and the member masked from now on) when the loss diverged by the single run's rule."""
+        problem = self.guard._problem(value) if what == "training loss" else (
+            None if math.isfinite(value) else "is not finite")
+        if problem is None:
+            if what == "training loss":
+                self.guard.first_loss = value if self.guard.first_loss is None else self.guard.first_loss
+                self.guard.last_finite = (step, value)
+            return True
+        last = (f"last finite loss {self.guard.last_finite[1]:.6g} at step {self.guard.last_finite[0]}"
+                if self.guard.last_finite else "no finite loss before it")
+        self.status, self.stopped_at = DIVERGED, (step, epoch)
+        self.summary["error"] = (f"diverged at step {step} (epoch {epoch}): {what} {value:.6g} {problem}; {last}; "
+                                 "member masked, the rest of its population went on")
+        return False
+
+    def add_row(self, step: int, epoch: int, values: dict) -> None:
+        self.history.rows.append({"step": step, "epoch": epoch, **values})
+
+    def _last(self, name: str):
+        return next((row[name] for row in reversed(self.history.rows) if name in row), None)
+
+    def consider_pruning(self, step: int, epoch: int) -> bool:
+        """After a validation round: report the objective to the member's trial, as a single
+        trial's dlrun.sweeps.pruning does; False (and the member masked) when the pruner stops it."""
+        if self.pruning is None:
+            return True
+        trial, pruner = self.pruning
+        self.rounds += 1
+        objective = self.config["objective"]
+        value = self._last(objective)
+        if value is None or not math.isfinite(value):
+            return True
+        trial.report(value, step=self.rounds - 1)
+        if not trial.should_prune():
+            return True
+        self.status, self.stopped_at = PRUNED, (step, epoch)
+        self.summary["error"] = (f"pruned by the sweep's {pruner} pruner after validation round {self.rounds} "
+                                 f"(epoch {epoch}): {objective}={value:.6g}")
+        return False
+
+    def consider_best(self, step: int, epoch: int, network) -> None:
+        """Keep the weights of the best validation objective (ModelCheckpoint's choice: strictly better)."""
+        objective = self.config["objective"]
+        value = self._last(objective)
+        if value is None or not math.isfinite(value):
+            return
+        better = (self.best is None or (value > self.best[0] if direction(objective) == "maximize"
+                                        else value < self.best[0]))
+        if better:
+            self.best = (value, step, epoch, _weights(network))
+
+    def finish(self, network, step: int, epoch: int, wall_time_s: float, status: str | None = None) -> dict:
+        """Write the member's files and its final summary.json; the summary. `step`, `epoch`:
+        where the population stopped (a masked member stopped earlier, where it was masked)."""
+        summary = self.summary
+        if not self.alive:
+            summary["status"] = self.status
+            step, epoch = self.stopped_at
+        elif status is not None:
+            summary["status"] = status
+        summary["global_step"], summary["epochs"] = step, epoch
+        summary["best_checkpoint"], summary["last_checkpoint"] = self._write_checkpoints(network, step, epoch)
+        summary["final"] = self._final()
+        summary["best"] = {name: self.history.best(name)[0] for name in self.history.metric_names()
+                           if name.startswith("val/")}
+        objective = summary["objective"]["metric"]
+        summary["objective"]["value"], summary["objective"]["step"] = self.history.best(objective)
+        summary["test"] = dict(self.test)
+        summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
+        test_rows = [{"step": step, "epoch": epoch, **self.test}] if self.test else []
+        self.rows = self.history.rows + test_rows
+        write_metric_rows(self.run_dir / METRICS_FILE, self.rows)
+        write_summary(summary, self.run_dir)
+        return summary
+
+    def close_trackers(self) -> None:
+        """The member's W&B / MLflow / TensorBoard runs, after its plots (W&B keeps them too)."""
+        from dlrun.population.trackers import report_to_trackers
+
+        kept = report_to_trackers(self, self.rows, self.summary)
+        if kept:
+            self.summary.update(kept)
+            write_summary(self.summary, self.run_dir)
+
+    def _final(self) -> dict:
+        final = {}
+        for row in self.history.rows:
+            final.update({name: value for name, value in row.items() if name not in ("step", "epoch")})
+        return final
+
+    def _checkpoint(self, weights: dict, step: int, epoch: int) -> dict:
+        import lightning
+
+        return {"epoch": epoch, "global_step": step, "pytorch-lightning_version": lightning.__version__,
+                "state_dict": {TASK_MODEL_PREFIX + name: tensor for name, tensor in weights.items()},
+                "hyper_parameters": {"config": self.config, "spec": self.summary["spec"]}}
+
+    def _write_checkpoints(self, network, step: int, epoch: int) -> tuple:
+        """(best, last) paths: best as ModelCheckpoint would have chosen it, last the final weights
+        (a diverged member's last good ones: it stopped being updated when it diverged)."""
+        folder = self.run_dir / "checkpoints"
+        best = None
+        if self.best is not None and self.config["callbacks"]["checkpoint"]["save_best"]:
+            _, best_step, best_epoch, weights = self.best
+            best = folder / "best.ckpt"
+            write_checkpoint(self._checkpoint(weights, best_step, best_epoch), best)
+        last = None
+        if network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
+            last = folder / "last.ckpt"
+            write_checkpoint(self._checkpoint(_weights(network), step, epoch), last)
+        return (str(best) if best else None), (str(last) if last else None)
+
+
+def _plot(rows: list, run_dir: Path) -> None:
+    from dlrun.plots import plot_curves
+
+    history = MetricHistory(1)
+    history.rows = rows
+    plot_curves(history, run_dir)
+
+
+def plot_members(members: list) -> None:
+    """Each member's plots/curves.png (drawn in forked processes, one per core, measured slower
+    than this on the shared 2-core machine)."""
+    for member in members:
+        _plot(member.history.rows, member.run_dir)
+
+
+def as_logged(value) -> float:
+    """A Python float as Lightning logs it: a tensor of the default dtype (float32, float64 under 64-true)."""
+    return float(torch.tensor(value, dtype=torch.get_default_dtype()))

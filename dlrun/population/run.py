@@ -1,0 +1,125 @@
+"""One population from its members' configs to their summaries: the same run path as a
+single run (data -> each member's network and init -> one LightningModule -> one Lightning
+Trainer -> fit -> test on each member's best weights), then every member's files in its own
+run folder. Whatever happens, every member's summary.json is written."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+
+from omegaconf import OmegaConf, open_dict
+
+from dlrun.population.members import Member, plot_members
+
+log = logging.getLogger("dlrun")
+
+
+def member_network(cfg, spec):
+    """The member's network, initialised from its seed exactly as its single run's would be."""
+    import lightning as L
+
+    from dlrun.init import apply_init
+    from dlrun.models.registry import build_model
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    return apply_init(build_model(cfg.model, spec), cfg.init)
+
+
+def trainer_config(cfg):
+    """The population Trainer's config: the members' shared settings, without the per-run
+    outputs a member writes itself (checkpoints, loggers, the divergence stop)."""
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.callbacks.checkpoint.save_best = False
+        cfg.callbacks.checkpoint.save_last = False
+        cfg.callbacks.divergence.enabled = False
+        cfg.logger = {"csv": False}
+    return cfg
+
+
+def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
+    import lightning as L
+
+    from dlrun.data.module import DataModule
+    from dlrun.population.module import PopulationModule
+    from dlrun.trainer import build_trainer
+
+    first = configs[0]
+    L.seed_everything(first.seed, workers=True, verbose=False)
+    datamodule = DataModule(first.data, first.seed)
+    spec = datamodule.spec
+    networks = [member_network(cfg, spec) for cfg in configs]
+    pruning = state["pruning"] or [None] * len(configs)
+    members.extend(Member.start(index, OmegaConf.to_container(cfg, resolve=True), run_dir, spec, pruning[index])
+                   for index, (cfg, run_dir) in enumerate(zip(configs, state["run_dirs"])))
+    module = PopulationModule(networks, spec, members)
+    trainer = build_trainer(trainer_config(first), work_dir)
+    state["module"], state["trainer"] = module, trainer
+    trainer.fit(module, datamodule=datamodule)
+    if trainer.interrupted:
+        state["status"] = "interrupted"
+        return
+    if first.trainer.test_after_fit:
+        module.use_best_weights()
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    state["status"] = "completed"
+
+
+def train_population(configs: list, run_dirs: list, work_dir, pruning=None) -> list:
+    """Train validated member configs (sharing all but their member knobs) together; each
+    member's summary, in the order given (also in each run folder's summary.json).
+    `pruning`: per member, None or (its optuna Trial, the sweep pruner's name)."""
+    from dlrun.run_dirs import holding
+    from dlrun.runlog import attach_run_log, detach
+
+    started, members = time.time(), []
+    state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
+             "pruning": pruning}
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for run_dir in state["run_dirs"]:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(holding(run_dir))  # one live owner per run folder, as a single run
+        handlers = [handler for run_dir in state["run_dirs"] for handler in attach_run_log(run_dir)]
+        try:
+            _fit_and_test(configs, members, work_dir, state)
+        except (KeyboardInterrupt, SystemExit):
+            state["status"] = "interrupted"
+        except Exception as error:  # every member's summary says what happened
+            state["error"] = f"{type(error).__name__}: {' '.join(str(error).split())}"
+            state["traceback"] = "".join(traceback.format_exception(error))
+            log.error("population failed: %s (traceback in each member's run.log)", state["error"])
+        finally:
+            summaries = _finish(members, state, started)
+            detach(handlers)
+    return summaries
+
+
+def _finish(members: list, state: dict, started: float) -> list:
+    trainer, module = state.get("trainer"), state.get("module")
+    wall_time_s = time.time() - started
+    step, epoch = (trainer.global_step, trainer.current_epoch) if trainer is not None else (0, 0)
+    summaries = []
+    for member in members:
+        if state["error"] and member.alive:  # as a single run's failure: one line, the traceback kept aside
+            member.summary["error"], member.summary["traceback"] = state["error"], state["traceback"]
+            with open(member.run_dir / "run.log", "a") as handle:
+                handle.write(state["traceback"])
+        network = module.population.members[member.index] if module is not None else None
+        summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
+    try:
+        plot_members(members)
+    except Exception as error:  # plots are a convenience: the results stand without them
+        log.error("could not draw the members' curves: %s", error)
+    for member in members:
+        try:
+            member.close_trackers()
+        except Exception as error:  # a tracker's copy matters less than the run's own files
+            log.warning("trial folder %s: could not report to its trackers: %s", member.run_dir, error)
+    return summaries

@@ -1,0 +1,145 @@
+"""PopulationLauncher (`launcher=population`): the sweep's trials, up to hydra.launcher.size
+at a time, trained together in this process as populations (dlrun.population). Each trial
+gets its folder, .hydra/ files and number exactly as Hydra's basic launcher gives them;
+trials that share everything but the member knobs train as one population; a trial a
+population cannot hold (dlrun.population.knobs.why_alone) runs alone, as the basic launcher
+runs it. Settings: conf/hydra/launcher/population.yaml."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.launcher import Launcher
+
+log = logging.getLogger("dlrun.sweep")
+
+POPULATIONS_DIR = "populations"  # SWEEP_DIR/populations/<first trial>: the shared Trainer's own folder
+
+
+def _prepared(config):
+    """The task function of a member's Hydra job: the folder and .hydra/ files are made, nothing trains."""
+    return config
+
+
+class PopulationLauncher(Launcher):
+    def __init__(self, size: int = 16, **_settings) -> None:
+        self.size = size
+        self.config = self.hydra_context = self.task_function = None
+        self.alone = None
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+        self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        self.alone = BasicLauncher()
+        self.alone.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def _job_config(self, number: int, overrides, composed=None):
+        from omegaconf import open_dict
+
+        config = composed if composed is not None else self.hydra_context.config_loader.load_sweep_config(
+            self.config, list(overrides))
+        with open_dict(config):
+            config.hydra.job.id = config.hydra.job.num = number
+        return config
+
+    def _prepare(self, config) -> Path:
+        """The member's run folder and .hydra/ files, made by Hydra's own run_job."""
+        from hydra.core.utils import run_job
+
+        returned = run_job(hydra_context=self.hydra_context, task_function=_prepared, config=config,
+                           job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir", configure_logging=False)
+        return Path(str(returned.hydra_cfg.hydra.runtime.output_dir))
+
+    def _alone(self, number: int, overrides) -> tuple:
+        (returned,) = self.alone.launch([list(overrides)], initial_job_idx=number)
+        run_dir = Path(str(returned.hydra_cfg.hydra.runtime.output_dir))
+        return number, run_dir, None if returned.status == JobStatus.COMPLETED else returned._return_value
+
+    def launch_members(self, trials: list, study_name: str | None = None) -> list:
+        """[(trial number, overrides[, its config as the sweeper composed it])] -> [(trial number,
+        run folder, exception or None)], in any order. `study_name`: the sweep's study, for pruning."""
+        from omegaconf import OmegaConf
+
+        from dlrun.app import _name_sweep_job
+        from dlrun.compose import without_hydra
+        from dlrun.population.knobs import group_members, why_alone
+
+        members, results = {}, []
+        for number, overrides, *composed in trials:
+            config = self._job_config(number, overrides, *composed)
+            task = without_hydra(config)
+            _name_sweep_job(task, config.hydra)  # tracker runs NAME-<trial> in the sweep's group, as a single trial's
+            plain = OmegaConf.to_container(task, resolve=True)
+            reason = why_alone(plain)
+            if reason:
+                log.info("trial %d runs alone, not in a population: %s", number, reason)
+                results.append(self._alone(number, overrides))
+            else:
+                members[number] = (config, plain, task)
+        groups = group_members({number: member[1] for number, member in members.items()})
+        if len(groups) > 1:
+            _say_split(groups, members)
+        for group in groups:
+            results += self._train(group, members, study_name)
+        return results
+
+    def _pruning(self, numbers: list, study_name) -> list | None:
+        """Per member (its optuna Trial, the pruner's name), or None when the sweep prunes nothing."""
+        from dlrun.sweeps.study import open_trial
+
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        trial, record = open_trial(sweep_dir, numbers[0], study_name)
+        pruner = record.get("pruner", {}).get("name", "none")
+        if pruner == "none":
+            return None
+        return [(trial, pruner)] + [(open_trial(sweep_dir, number, study_name)[0], pruner) for number in numbers[1:]]
+
+    def _train(self, numbers: list, members: dict, study_name=None) -> list:
+        """members: {trial number: (its Hydra job config, the task config as plain containers, the task config)}."""
+        from dlrun.population.run import train_population
+        from dlrun.schema import validate
+
+        run_dirs = [self._prepare(members[number][0]) for number in numbers]
+        configs = [members[number][2] for number in numbers]
+        try:
+            for config in configs:
+                validate(config)
+            sweep_dir = Path(str(self.config.hydra.sweep.dir))
+            log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
+            summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
+                                         self._pruning(numbers, study_name))
+        except Exception as error:  # the members' summaries (when written) say more
+            return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
+        if any(summary["status"] == "interrupted" for summary in summaries):
+            # as a single trial's job (dlrun.app): a signal stops the whole sweep, whose worker then
+            # marks its running trials interrupted and queues their points again
+            raise KeyboardInterrupt(f"sweep stopped during the population of trials {numbers}; run the same "
+                                    "command again to continue the sweep")
+        return [(number, run_dir, None) for number, run_dir in zip(numbers, run_dirs)]
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """Hydra's launcher interface (consecutive job numbers); dlrun's sweeper calls launch_members."""
+        from dlrun.summary import read_summary
+
+        trials = [(initial_job_idx + index, list(overrides)) for index, overrides in enumerate(job_overrides)]
+        returns = []
+        for number, run_dir, error in sorted(self.launch_members(trials), key=lambda result: result[0]):
+            summary = read_summary(run_dir) if (Path(run_dir) / "summary.json").is_file() else {}
+            returned = JobReturn(overrides=trials[number - initial_job_idx][1], working_dir=str(run_dir))
+            completed = error is None and summary.get("status") == "completed"
+            returned.status = JobStatus.COMPLETED if completed else JobStatus.FAILED
+            returned.return_value = (summary.get("objective") or {}).get("value") if completed else error
+            returns.append(returned)
+        return returns
+
+
+def _say_split(groups: list, members: dict) -> None:
+    from dlrun.population.knobs import differing_keys
+
+    keys = differing_keys([members[group[0]][1] for group in groups])
+    log.info("%d populations, not one: their trials differ in %s (a population shares all but lr, weight decay, "
+             "momentum/betas, init, label smoothing, dropout and schedule knobs)", len(groups), ", ".join(keys))
