@@ -28,7 +28,6 @@ def test_huge_learning_rate_diverges_at_once_keeping_the_starting_checkpoint(tmp
     assert re.search(explosion, summary["error"])
     assert "last finite loss 2.3" in summary["error"] and "at step 0" in summary["error"]
     assert summary["global_step"] == 1 and summary["test"] == {}
-    assert summary["wall_time_s"] < 10
     kept = checkpoint_at(summary["last_checkpoint"])
     assert kept["global_step"] == 0 and all_finite(kept)  # the weights before any bad step
     assert read_json(tmp_path / "summary.json")["status"] == "diverged"
