@@ -35,14 +35,24 @@ class CliResult:
         self.output = completed.stdout + completed.stderr
 
 
+def cli_env(env=None) -> dict:
+    """The environment a `dlrun` subprocess of the tests gets: tests/ importable (their models)."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **(env or {})}
+
+
 def run_cli(args, cwd, timeout=600, env=None) -> CliResult:
     """`dlrun ARGS` as a user runs it: a new process, the installed console script's module."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                **(env or {})}
     started = time.perf_counter()
     completed = subprocess.run([sys.executable, "-m", "dlrun", *args], cwd=cwd, capture_output=True, text=True,
-                               timeout=timeout, env=full_env)
+                               timeout=timeout, env=cli_env(env))
     return CliResult(completed, time.perf_counter() - started)
+
+
+def start_cli(args, cwd, env=None) -> subprocess.Popen:
+    """`dlrun ARGS` started in the background (to signal or kill it); stdout and stderr merged."""
+    return subprocess.Popen([sys.executable, "-m", "dlrun", *args], cwd=cwd, env=cli_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def only_run_dir(root: Path) -> Path:

@@ -189,21 +189,16 @@ def test_trials_that_differ_in_architecture_train_as_separate_populations(tmp_pa
 
 @pytest.mark.slow
 def test_a_signal_stops_a_population_sweep_and_marks_its_members_interrupted(tmp_path):
-    import os
     import signal
-    import subprocess
-    import sys
     import time
 
-    from conftest import REPO
+    from conftest import start_cli
     from test_sweep_cli import ONE_THREAD, summary_rows
 
     sweep_dir = tmp_path / "stopped"
     long_trials = ["-m", "launcher=population", "hydra.launcher.size=2", "optim.lr=0.01,0.02,0.03",
                    "trainer.max_epochs=1000", "trainer.progress_bar=false", f"hydra.sweep.dir={sweep_dir}"]
-    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    process = subprocess.Popen([sys.executable, "-m", "dlrun", *long_trials], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_cli(long_trials, tmp_path, env=ONE_THREAD)
     started = time.monotonic()
     while not (sweep_dir / "1" / "summary.json").is_file() and process.poll() is None:
         assert time.monotonic() - started < 120, "the population did not start training"

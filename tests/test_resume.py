@@ -5,18 +5,16 @@ uninterrupted run with the same seed ends. Bad resume requests fail before train
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 
 import dlrun
-from conftest import REPO, TINY, read_json, run_cli
+from conftest import TINY, read_json, run_cli, start_cli
 from dlrun.commands.resume import main as resume
 
 # 300 batches of 2 per epoch, 2 epochs: long enough (a few seconds) to be stopped mid-epoch
@@ -37,9 +35,7 @@ def training_rows(run_dir) -> list:
 def start_and_signal(run_dir, signum, cwd) -> subprocess.CompletedProcess:
     """`dlrun LONG` in a new process; once training has started (last.ckpt written at the
     start), wait a moment and send `signum` to it, like a scheduler or a user would."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    process = subprocess.Popen([sys.executable, "-m", "dlrun", *LONG, f"hydra.run.dir={run_dir}"], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_cli([*LONG, f"hydra.run.dir={run_dir}"], cwd)
     started = time.monotonic()
     while not (run_dir / "checkpoints" / "last.ckpt").is_file() and process.poll() is None:
         assert time.monotonic() - started < 120, "training did not start"

@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY, run_cli
+from conftest import TINY, run_cli, start_cli
 
 ONE_THREAD = ["hardware.threads=1", "trainer.progress_bar=false"]
-
-
-def _popen(args, cwd, **kwargs):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "dlrun", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
 
 
 def _rows(run_dir: Path) -> list:
@@ -47,9 +39,9 @@ def _wait_for(condition, timeout=120.0, what="condition"):
 @pytest.mark.slow
 def test_six_runs_started_together_get_six_folders_with_their_own_metrics(tmp_path):
     seeds = range(6)
-    procs = [_popen([*TINY, *ONE_THREAD, f"seed={seed}"], tmp_path) for seed in seeds]
+    procs = [start_cli([*TINY, *ONE_THREAD, f"seed={seed}"], tmp_path) for seed in seeds]
     codes = [proc.wait(timeout=600) for proc in procs]
-    assert codes == [0] * 6, [proc.stderr.read()[-500:] for proc in procs]
+    assert codes == [0] * 6, [proc.stdout.read()[-500:] for proc in procs]
     folders = sorted(path.parent for path in tmp_path.rglob("summary.json"))
     assert len(folders) == 6
     seen_seeds = sorted(json.loads((folder / "summary.json").read_text())["config"]["seed"] for folder in folders)
@@ -118,7 +110,7 @@ LONG = ["trainer.max_epochs=40", "trainer.log_every_n_steps=1", "callbacks.check
 @pytest.mark.slow
 def test_resume_is_refused_while_the_run_lives_and_works_after_kill_9_with_every_step_once(tmp_path):
     run_dir = tmp_path / "run"
-    proc = _popen([*LONG, f"hydra.run.dir={run_dir}"], tmp_path)
+    proc = start_cli([*LONG, f"hydra.run.dir={run_dir}"], tmp_path)
     try:
         # rows logged past the last checkpoint: the steps a resume must not count twice
         _wait_for(lambda: (_checkpoint_step(run_dir) is not None and (_last_logged_step(run_dir) or -1)

@@ -193,20 +193,15 @@ def test_seeded_samplers_draw_the_trials(tmp_path, sampler):
 
 @pytest.mark.slow
 def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
-    import os
     import signal
-    import subprocess
-    import sys
     import time
 
-    from conftest import REPO
+    from conftest import start_cli
 
     sweep_dir = tmp_path / "stopped"
     long_trials = ["-m", "optim.lr=0.01,0.02,0.03", "trainer.max_epochs=1000", "trainer.progress_bar=false",
                    f"hydra.sweep.dir={sweep_dir}"]
-    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(REPO / "tests") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    process = subprocess.Popen([sys.executable, "-m", "dlrun", *long_trials], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = start_cli(long_trials, tmp_path, env=ONE_THREAD)
     started = time.monotonic()
     while not (sweep_dir / "0" / "checkpoints" / "last.ckpt").is_file() and process.poll() is None:
         assert time.monotonic() - started < 120, "the first trial did not start training"
