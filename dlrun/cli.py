@@ -127,23 +127,19 @@ SUBCOMMANDS = {"ls": cmd_ls, "show": cmd_show, "validate": cmd_validate, "resume
                "summary": cmd_summary, "refine": cmd_refine, "report": cmd_report, "init": cmd_init}
 
 
-def _quoted(text: str) -> str:
-    """A value in Hydra's override grammar, whatever characters a path holds."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _claim_run_dir(args, checked):
     """(args naming the run folder this process has claimed, that folder). Claimed before
     Hydra starts: Hydra would write into a folder shared by every run started in the same
     second. ConfigError when a folder named on purpose holds a run."""
     from omegaconf import OmegaConf
 
+    from dlrun.overrides import hydra_quoted
     from dlrun.run_dirs import claim
 
     named = any(arg.split("=")[0].lstrip("+") == RUN_DIR_KEY for arg in args)
     run_dir = claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named)  # ${now:} resolved once, here
     kept = [arg for arg in args if arg.split("=")[0].lstrip("+") != RUN_DIR_KEY]
-    return kept + [f"{RUN_DIR_KEY}={_quoted(str(run_dir))}"], run_dir
+    return kept + [f"{RUN_DIR_KEY}={hydra_quoted(str(run_dir))}"], run_dir
 
 
 def _run_app(args) -> int:

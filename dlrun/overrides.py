@@ -26,6 +26,11 @@ def shown(value) -> str:
     return f"{text[:40]}...{text[-20:]} ({len(text)} characters)"
 
 
+def hydra_quoted(text: str) -> str:
+    """A value in Hydra's override grammar, whatever characters it holds (a path, a URL)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def shell_quoted(key: str, value: str) -> str:
     """`key=value` with the value quoted for Hydra, the whole quoted for a POSIX shell."""
     inner = '"' if '"' not in value else "'"

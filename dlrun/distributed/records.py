@@ -7,9 +7,10 @@ failed first. ranks/config.yaml is the resolved config the ranks were started fr
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
+
+from dlrun import atomic
 
 RANKS_DIR = "ranks"
 LAUNCH_CONFIG = "config.yaml"
@@ -37,9 +38,7 @@ def update_record(run_dir, rank: int, **fields) -> dict:
     record.update(rank=rank, **fields)
     path = record_path(run_dir, rank)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(record, indent=2, default=str))
-    temporary.replace(path)
+    atomic.write_text(path, json.dumps(record, indent=2, default=str))
     return record
 
 

@@ -17,13 +17,11 @@ from hydra.core.plugins import Plugins
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 
+from dlrun.overrides import hydra_quoted
+
 
 class SweepError(CompactHydraException):
     """A sweep that cannot start or must stop: Hydra prints the message alone and exits 1."""
-
-
-def _hydra_quoted(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class DlrunSweeper(Sweeper):
@@ -139,7 +137,7 @@ class DlrunSweeper(Sweeper):
         from dlrun.sweeps.study import trial_env
 
         env = {**trial_env(self.sweep_dir, number, self.study_name), **self.devices.env(slot, config.get("hardware"))}
-        return [f"++hydra.job.env_set.{name}={_hydra_quoted(value)}" for name, value in env.items()]
+        return [f"++hydra.job.env_set.{name}={hydra_quoted(value)}" for name, value in env.items()]
 
     def launch_trial(self, number: int, overrides, slot: int):
         """Run one trial as a one-job batch of Hydra's launcher (its folder: the trial number) -> Outcome."""
