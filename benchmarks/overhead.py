@@ -33,8 +33,8 @@ CASES = {
 
 
 def _compose(overrides):
-    from dlrun.compose import compose, without_hydra
-    from dlrun.schema import validate
+    from dlrun.config.compose import compose, without_hydra
+    from dlrun.config.validate import validate
 
     cfg = without_hydra(compose(overrides))
     validate(cfg)
@@ -45,13 +45,13 @@ def hand_written_steps_per_second(cfg, steps: int) -> float:
     """The loop a researcher writes by hand: preloaded tensors indexed per batch."""
     import torch
 
-    from dlrun.runner import build_components
+    from dlrun.training.runner import build_components
 
     torch.manual_seed(cfg.seed)
     datamodule, task = build_components(cfg)
     inputs, targets = datamodule.splits.train
     model, loss_of = task.model, task._losses_and_metrics
-    from dlrun.optim import build_optimizer
+    from dlrun.recipe.optim import build_optimizer
 
     optimizer = build_optimizer(cfg.optim, model)
     batch = cfg.data.batch_size
@@ -77,8 +77,8 @@ def dlrun_steps_per_second(cfg, steps: int) -> float:
     """dlrun's own Trainer (its callbacks, loggers and data path), training steps only."""
     import lightning as L
 
-    from dlrun.runner import build_components
-    from dlrun.trainer import build_trainer
+    from dlrun.training.runner import build_components
+    from dlrun.training.trainer import build_trainer
 
     class StepClock(L.Callback):
         def __init__(self):
@@ -127,7 +127,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from dlrun.models.registry import MODELS
+    from dlrun.models.zoo import MODELS
 
     global CLOCK
     CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter

@@ -11,7 +11,7 @@ def run(overrides=None, run_dir=None):
 
     The same path as the `dlrun` CLI: `dlrun.run(["optim=sgd", "optim.lr=0.1"])`.
     """
-    from dlrun.api import run as _run
+    from dlrun.cli.api import run as _run
 
     return _run(overrides, run_dir=run_dir)
 
@@ -19,7 +19,7 @@ def run(overrides=None, run_dir=None):
 def __getattr__(name):
     # `dlrun.TaskModule` imports lightning on first use only: `import dlrun` stays cheap
     if name == "TaskModule":
-        from dlrun.task import TaskModule
+        from dlrun.training.task import TaskModule
 
         return TaskModule
     raise AttributeError(f"module 'dlrun' has no attribute {name!r}")

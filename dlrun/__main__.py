@@ -1,6 +1,6 @@
 """`python -m dlrun` is the `dlrun` command."""
 
-from dlrun.cli import main
+from dlrun.cli.main import main
 
 if __name__ == "__main__":
     main()

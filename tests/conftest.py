@@ -87,7 +87,7 @@ def heavy_imports_after(argv_list, cwd, heavy=("torch", "lightning", "sklearn", 
     they imported, [each exit code], stderr). The lazy-import promise, tested as a user runs it."""
     probe = (
         "import json, sys\n"
-        "from dlrun.cli import main\n"
+        "from dlrun.cli.main import main\n"
         "codes = []\n"
         f"for argv in {list(map(list, argv_list))!r}:\n"
         "    try:\n"

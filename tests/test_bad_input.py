@@ -200,7 +200,7 @@ def outcomes(tmp_path_factory):
     global SAVED_CONFIG
     from omegaconf import OmegaConf
 
-    from dlrun.compose import compose, without_hydra
+    from dlrun.config.compose import compose, without_hydra
 
     SAVED_CONFIG = OmegaConf.to_yaml(without_hydra(compose(["trainer.progress_bar=false"])))
     root = tmp_path_factory.mktemp("bad_input")

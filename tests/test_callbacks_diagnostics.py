@@ -11,7 +11,7 @@ import pytest
 
 import dlrun
 from conftest import TINY
-from dlrun.compose import compose, without_hydra
+from dlrun.config.compose import compose, without_hydra
 
 ONE_EPOCH = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
              "trainer.log_every_n_steps=1", "trainer.progress_bar=false", "trainer.test_after_fit=false"]
@@ -67,8 +67,8 @@ def test_update_ratio_follows_the_sgd_step_and_total_gradient_norm_combines_the_
 
 
 def _fit(overrides, run_dir):
-    from dlrun.runner import build_components
-    from dlrun.trainer import build_trainer
+    from dlrun.training.runner import build_components
+    from dlrun.training.trainer import build_trainer
 
     cfg = without_hydra(compose(overrides))
     datamodule, task = build_components(cfg)
@@ -79,7 +79,7 @@ def _fit(overrides, run_dir):
 
 def test_diagnostics_are_off_by_default_and_sample_only_every_n_steps_with_hooks_removed(tmp_path):
     from dlrun.callbacks.recorder import DiagnosticRecorder
-    from dlrun.trainer import build_callbacks
+    from dlrun.training.trainer import build_callbacks
 
     defaults = build_callbacks(without_hydra(compose([])), tmp_path)
     assert not [callback for callback in defaults if isinstance(callback, DiagnosticRecorder)]

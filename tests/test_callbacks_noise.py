@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from dlrun.callbacks.gradient_noise import GradientNoise, noise_std
-from dlrun.compose import compose, without_hydra
-from dlrun.trainer import build_callbacks
+from dlrun.config.compose import compose, without_hydra
+from dlrun.training.trainer import build_callbacks
 
 ETA, GAMMA, STEPS, SIZE = 0.3, 0.55, 12, 200_000
 

@@ -15,12 +15,12 @@ import shutil
 import pytest
 import torch
 
-from dlrun.checkpoint_files import as_recorded, recorded_path, sidecar, sidecar_text, verify_checksum
-from dlrun.commands.evaluate import main as evaluate
-from dlrun.commands.resume import main as resume
-from dlrun.errors import CheckpointError, ConfigError
-from dlrun.precheck import check_command_line
-from dlrun.transfer import load_state_dict, resolve_checkpoint
+from dlrun.training.checkpoint_files import as_recorded, recorded_path, sidecar, sidecar_text, verify_checksum
+from dlrun.cli.commands.evaluate import main as evaluate
+from dlrun.cli.commands.resume import main as resume
+from dlrun.base.errors import CheckpointError, ConfigError
+from dlrun.config.precheck import check_command_line
+from dlrun.recipe.transfer import load_state_dict, resolve_checkpoint
 
 
 def write_sidecar(path) -> None:

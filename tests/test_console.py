@@ -10,9 +10,9 @@ import pytest
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from dlrun.compose import compose, without_hydra
-from dlrun.console import describe_device, header_lines, result_lines, result_table
-from dlrun.progress import epoch_line
+from dlrun.config.compose import compose, without_hydra
+from dlrun.training.console import describe_device, header_lines, result_lines, result_table
+from dlrun.training.progress import epoch_line
 
 # no carriage return (a redrawn bar) and no escape sequence (colour, cursor): \t and \n only
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

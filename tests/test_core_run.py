@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 import dlrun
 from conftest import TINY, only_run_dir, read_json
-from dlrun.schema import ConfigError
+from dlrun.config.validate import ConfigError
 
 
 @pytest.mark.slow

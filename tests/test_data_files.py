@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from dlrun.compose import compose
-from dlrun.data.registry import load_splits
-from dlrun.schema import ConfigError, validate
+from dlrun.config.compose import compose
+from dlrun.data.datasets import load_splits
+from dlrun.config.validate import ConfigError, validate
 from zoo_fixtures import IDX_NAMES, class_images, write_cifar, write_idx, write_table, write_text
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081

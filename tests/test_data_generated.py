@@ -9,8 +9,8 @@ import functools
 import pytest
 import torch
 
-from dlrun.compose import compose
-from dlrun.data.registry import DATASETS, data_kind, load_splits
+from dlrun.config.compose import compose
+from dlrun.data.datasets import DATASETS, data_kind, load_splits
 from dlrun.data.sequences import is_balanced
 from dlrun.data.spec import IGNORE
 from dlrun.data.splits import split_indices

@@ -29,7 +29,7 @@ def rank_records(run_dir: Path) -> list:
 
 def evaluate_checkpoint_in_one_process(summary: dict, checkpoint: Path) -> dict:
     """Accuracy and loss of the checkpoint over the whole validation split, no DDP."""
-    from dlrun.runner import build_components
+    from dlrun.training.runner import build_components
 
     cfg = OmegaConf.create(summary["config"])
     datamodule, task = build_components(cfg)

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from conftest import read_json
-from dlrun.compose import compose
+from dlrun.config.compose import compose
 from dlrun.distributed import env, plan
 from dlrun.distributed.launch import settle_summary
 from dlrun.distributed.records import mark_failed, update_record
-from dlrun.schema import ConfigError, validate
+from dlrun.config.validate import ConfigError, validate
 
 LAUNCHER_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "WORLD_SIZE", "SLURM_NTASKS",
                       "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURM_JOB_NAME", "SLURM_NTASKS_PER_NODE",

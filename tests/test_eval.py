@@ -10,8 +10,8 @@ import pytest
 
 import dlrun
 from conftest import TINY, read_json
-from dlrun.checkpoint_files import recorded_path
-from dlrun.commands.evaluate import main as evaluate
+from dlrun.training.checkpoint_files import recorded_path
+from dlrun.cli.commands.evaluate import main as evaluate
 
 
 def test_eval_of_the_best_checkpoint_reproduces_the_runs_test_metrics(tiny_run, capsys):

@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from dlrun.compose import compose
-from dlrun.init import FILLS, INITS, apply_init
-from dlrun.paths import config_dir
-from dlrun.schema import ConfigError, validate
+from dlrun.config.compose import compose
+from dlrun.recipe.init_schemes import FILLS, INITS, apply_init
+from dlrun.base.paths import config_dir
+from dlrun.config.validate import ConfigError, validate
 
 GAINS = {"relu": math.sqrt(2), "tanh": 5 / 3, "linear": 1.0}
 

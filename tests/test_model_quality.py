@@ -9,8 +9,8 @@ import torch
 
 import dlrun
 from conftest import read_json
-from dlrun.summary import read_summary
-from dlrun.transfer import load_state_dict
+from dlrun.training.summary import read_summary
+from dlrun.recipe.transfer import load_state_dict
 
 pytestmark = pytest.mark.slow
 QUIET = ["trainer.progress_bar=false", "schedule=cosine", "optim.lr=0.003"]

@@ -13,14 +13,14 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from dlrun.compose import compose
+from dlrun.config.compose import compose
 from dlrun.data.spec import DataSpec
-from dlrun.init import apply_init
+from dlrun.recipe.init_schemes import apply_init
 from dlrun.models.choices import ACTIVATIONS, NORMS
-from dlrun.models.registry import MODELS, build_model, incompatibility
+from dlrun.models.zoo import MODELS, build_model, incompatibility
 from dlrun.models.stems import MAX_AUTO_PATCHES, auto_patch_size
-from dlrun.paths import config_dir
-from dlrun.schema import ConfigError, validate
+from dlrun.base.paths import config_dir
+from dlrun.config.validate import ConfigError, validate
 
 SPECS = {
     "vector-classification": DataSpec("vector", "classification", (5,), num_classes=3),
@@ -138,7 +138,7 @@ def test_resnet_without_skips_has_the_same_depth_and_parameters_but_computes_dif
 
 @pytest.mark.parametrize("name", [name for name in MODELS if "activation" in composed_model(name)])
 def test_the_activation_knob_builds_that_activation(name):
-    from dlrun.registry import load_object
+    from dlrun.base.options import load_object
 
     image, vector = SPECS["image-classification"], SPECS["vector-classification"]
     spec = image if accepts(name, image) else vector

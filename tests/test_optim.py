@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 
 from conftest import TINY
-from dlrun.compose import compose
+from dlrun.config.compose import compose
 from dlrun.data.spec import DataSpec
-from dlrun.models.registry import build_model
-from dlrun.optim import OPTIMIZERS, build_optimizer
-from dlrun.paths import config_dir
-from dlrun.schema import ConfigError, validate
+from dlrun.models.zoo import build_model
+from dlrun.recipe.optim import OPTIMIZERS, build_optimizer
+from dlrun.base.paths import config_dir
+from dlrun.config.validate import ConfigError, validate
 
 DIGITS_SPEC = DataSpec(modality="image", task="classification", input_shape=(1, 8, 8), num_classes=10)
 
@@ -108,8 +108,8 @@ class _StepRecorder(Callback):
 
 @pytest.mark.parametrize("kind, bound", [("norm", 0.05), ("value", 0.002)])
 def test_trainer_clips_gradients(tmp_path, kind, bound):
-    from dlrun.runner import build_components
-    from dlrun.trainer import build_trainer
+    from dlrun.training.runner import build_components
+    from dlrun.training.trainer import build_trainer
 
     cfg = compose([*TINY, "trainer.max_epochs=1", "optim=sgd", "optim.lr=1.0", f"optim.clip.{kind}={bound}",
                    "logger=none", "callbacks=none"])
@@ -143,7 +143,7 @@ def test_bad_optim_and_loss_knobs_name_the_key(override, key):
 
 
 def test_label_smoothing_reaches_the_training_loss_only():
-    from dlrun.runner import build_components
+    from dlrun.training.runner import build_components
 
     smoothing = 0.2
     _, task = build_components(compose([f"loss.label_smoothing={smoothing}"]))

@@ -154,7 +154,7 @@ def test_spec_inference_rule(tmp_path, monkeypatch):
 ])
 def test_wrong_returns_are_one_line_naming_what_was_expected(tmp_path, monkeypatch, returned, expected):
     from dlrun.data import custom
-    from dlrun.errors import ConfigError
+    from dlrun.base.errors import ConfigError
 
     module = f"wrong_{abs(hash(returned))}"
     (tmp_path / f"{module}.py").write_text(f"import numpy as np\n\ndef make():\n    return {returned}\n")
@@ -171,8 +171,8 @@ def test_wrong_returns_are_one_line_naming_what_was_expected(tmp_path, monkeypat
 def test_a_signature_seen_only_when_called_is_checked_then(tmp_path, monkeypatch):
     """A class inheriting its constructor: the source does not show the parameters, the call does."""
     from dlrun.data.spec import DataSpec
-    from dlrun.errors import ConfigError
-    from dlrun.models.registry import build_model, own_model_problems
+    from dlrun.base.errors import ConfigError
+    from dlrun.models.zoo import build_model, own_model_problems
 
     (tmp_path / "inherited.py").write_text("from mymodels import SmallNet\n\nclass Child(SmallNet):\n    pass\n")
     (tmp_path / "mymodels.py").write_text(MODEL)

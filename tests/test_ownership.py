@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from dlrun import atomic
-from dlrun.ownership import OWNER_FILE, FolderTaken, Heartbeat, live_owner, read_owner
+from dlrun.base import atomic
+from dlrun.base.ownership import OWNER_FILE, FolderTaken, Heartbeat, live_owner, read_owner
 
 
 def test_a_write_that_fails_midway_leaves_the_previous_file_and_no_temporary(tmp_path):
@@ -68,7 +68,7 @@ def test_a_live_owner_keeps_its_folder_and_a_dead_one_can_be_taken_over(tmp_path
 
 
 def test_two_claims_of_one_new_name_get_two_folders(tmp_path):
-    from dlrun.run_dirs import claim_new
+    from dlrun.training.run_dirs import claim_new
 
     first, second = claim_new(tmp_path / "12-00-00_mlp"), claim_new(tmp_path / "12-00-00_mlp")
     assert (first.name, second.name) == ("12-00-00_mlp", "12-00-00_mlp-2")

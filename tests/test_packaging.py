@@ -23,7 +23,7 @@ def test_wheel_ships_the_config_tree_and_runs_from_it(tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, capture_output=True)
-    probe = "import dlrun.paths, sys; print(dlrun.paths.config_dir()); from dlrun.cli import main; main(['validate'])"
+    probe = "import dlrun.base.paths, sys; print(dlrun.base.paths.config_dir()); from dlrun.cli.main import main; main(['validate'])"
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(site)})
     assert result.returncode == 0, result.stderr

@@ -7,14 +7,14 @@ import math
 import pytest
 
 from conftest import TINY, read_json, run_cli
-from dlrun.compose import compose, without_hydra
-from dlrun.metrics_file import read_metric_rows
+from dlrun.config.compose import compose, without_hydra
+from dlrun.training.metrics_file import read_metric_rows
 
 SMALL = [*TINY, "hardware.threads=1", "hardware.precision=64-true", "model.width=16"]
 
 
 def _config(overrides):
-    from dlrun.schema import validate
+    from dlrun.config.validate import validate
 
     cfg = without_hydra(compose([*SMALL, *overrides]))
     validate(cfg)
@@ -53,7 +53,7 @@ MEMBERS = {
 @pytest.mark.parametrize("optimizer", sorted(MEMBERS))
 def test_each_member_matches_its_trial_run_alone(optimizer, tmp_path):
     from dlrun.population.run import train_population
-    from dlrun.runner import execute
+    from dlrun.training.runner import execute
 
     configs = [_config(overrides) for overrides in MEMBERS[optimizer]]
     for index, cfg in enumerate(configs):
@@ -101,7 +101,7 @@ def test_a_diverging_member_is_masked_and_the_others_train_on(tmp_path):
     import torch
 
     from dlrun.population.run import train_population
-    from dlrun.runner import execute
+    from dlrun.training.runner import execute
 
     configs = [_config(["optim=sgd", f"optim.lr={lr}"]) for lr in (0.05, 1e3, 0.1)]
     execute(configs[2], tmp_path / "alone")
@@ -136,7 +136,7 @@ def test_the_vectorised_forward_equals_each_members_own(norm):
     import torch
 
     from dlrun.data.spec import DataSpec
-    from dlrun.models.registry import build_model
+    from dlrun.models.zoo import build_model
     from dlrun.population.stacked import StackedMembers
 
     spec = DataSpec(modality="image", task="classification", input_shape=(1, 8, 8), num_classes=10)

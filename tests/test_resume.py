@@ -15,7 +15,7 @@ import torch
 
 import dlrun
 from conftest import TINY, read_json, run_cli, start_cli
-from dlrun.commands.resume import main as resume
+from dlrun.cli.commands.resume import main as resume
 
 # 300 batches of 2 per epoch, 2 epochs: long enough (a few seconds) to be stopped mid-epoch
 EPOCHS = 8  # long enough (2400 steps of a fraction of a millisecond) that a signal lands mid-training

@@ -64,7 +64,7 @@ def test_a_folder_that_holds_a_run_is_refused_by_name(tiny_run, tmp_path):
 
 
 def test_dlrun_run_returns_absolute_paths_and_summary_json_stores_relative_ones(tiny_run, tmp_path):
-    from dlrun.summary import read_summary
+    from dlrun.training.summary import read_summary
 
     summary, run_dir = tiny_run
     assert Path(summary["run_dir"]).is_absolute() and Path(summary["best_checkpoint"]).is_file()
@@ -121,7 +121,7 @@ def test_resume_is_refused_while_the_run_lives_and_works_after_kill_9_with_every
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    from dlrun.summary import read_summary
+    from dlrun.training.summary import read_summary
 
     assert read_summary(run_dir)["status"] == "crashed"
     shown = run_cli(["summary", str(run_dir)], cwd=tmp_path)

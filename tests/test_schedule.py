@@ -12,10 +12,10 @@ import torch
 
 import dlrun
 from conftest import TINY
-from dlrun.compose import compose
-from dlrun.paths import config_dir
-from dlrun.schedule import FORMULAS, SCHEDULES, build_scheduler
-from dlrun.schema import ConfigError, validate
+from dlrun.config.compose import compose
+from dlrun.base.paths import config_dir
+from dlrun.recipe.schedule import FORMULAS, SCHEDULES, build_scheduler
+from dlrun.config.validate import ConfigError, validate
 
 BASE_LR, TOTAL, WARMUP = 0.1, 40, 4
 

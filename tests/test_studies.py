@@ -144,7 +144,7 @@ def test_report_without_a_folder_prints_its_usage(tmp_path):
 
 
 def test_every_experiment_starts_with_its_package_and_a_claim_with_its_command():
-    from dlrun.paths import config_dir
+    from dlrun.base.paths import config_dir
 
     experiments = sorted((config_dir() / "experiment").glob("*.yaml"))
     assert len(experiments) >= 5

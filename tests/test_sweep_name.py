@@ -1,11 +1,11 @@
-"""Sweep folders named by what is swept (dlrun/sweep_name.py); the real CLI's folder is checked in
+"""Sweep folders named by what is swept (dlrun/config/sweep_name.py); the real CLI's folder is checked in
 tests/test_console.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from dlrun.sweep_name import sweep_name
+from dlrun.config.sweep_name import sweep_name
 
 LR = "tag(log, interval(1e-5, 1e-1))"
 CASES = [

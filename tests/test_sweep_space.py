@@ -21,7 +21,7 @@ def sweeper_defaults() -> dict:
     """hydra.sweeper as conf/hydra/sweeper/dlrun.yaml sets it (the real defaults)."""
     from omegaconf import OmegaConf
 
-    from dlrun.paths import config_dir
+    from dlrun.base.paths import config_dir
 
     raw = OmegaConf.to_container(OmegaConf.load(Path(config_dir()) / "hydra" / "sweeper" / "dlrun.yaml"))
     raw.pop("_target_")
@@ -172,7 +172,7 @@ def test_sampled_log_values_cover_the_decades():
 def test_sweep_and_launcher_presets_compose():
     from omegaconf import OmegaConf
 
-    from dlrun.compose import compose
+    from dlrun.config.compose import compose
 
     hydra = compose(["sweep=lr_wd", "optim=adamw"], return_hydra_config=True).hydra
     assert hydra.sweeper._target_ == "hydra_plugins.dlrun_sweeper.sweeper.DlrunSweeper"

@@ -14,13 +14,13 @@ import shlex
 import optuna
 import pytest
 
-from dlrun.ownership import Heartbeat
+from dlrun.base.ownership import Heartbeat
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.driver import SweepRequest, plan_sweep, run_sweep
 from dlrun.sweeps.loop import Outcome, SweepAborted, outcome_from_run
-from dlrun.sweeps.plots import axis_scale
+from dlrun.report.sweep_plots import axis_scale
 from dlrun.sweeps.refine import refine_command
-from dlrun.sweeps.report import summarize
+from dlrun.report.sweep_table import summarize
 from dlrun.sweeps.space import parse_space
 from dlrun.sweeps.workers import RETRY_ATTR, WORKER_ATTR, WORKERS_DIR
 from test_sweep_space import DEFAULTS
@@ -225,7 +225,7 @@ def test_a_trial_process_finds_its_trial(tmp_path, monkeypatch):
 
 
 def test_summary_and_refine_commands_reject_bad_input(tmp_path, capsys):
-    from dlrun.sweeps.commands import refine_main, summary_main
+    from dlrun.cli.commands.sweep_folder import refine_main, summary_main
 
     assert summary_main([]) == 2 and "usage: dlrun summary SWEEP_DIR" in capsys.readouterr().err
     assert summary_main([str(tmp_path)]) == 2

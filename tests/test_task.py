@@ -9,7 +9,7 @@ import torch
 import dlrun
 from conftest import TINY
 from dlrun.data.spec import IGNORE, DataSpec
-from dlrun.task import TaskModule
+from dlrun.training.task import TaskModule
 
 
 def test_sequence_accuracy_scores_only_labelled_positions():

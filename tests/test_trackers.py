@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import TINY, read_json, run_cli
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 from dlrun.loggers.table import LOGGERS, build_loggers, finish_loggers, flat_config, logger_problems
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -50,7 +50,7 @@ def test_logger_table_names_unknown_loggers_and_missing_packages(monkeypatch):
 
 
 def test_every_logger_has_its_yaml_and_finish_keeps_wandb_in_the_summary():
-    from dlrun.paths import config_dir
+    from dlrun.base.paths import config_dir
 
     yamls = {path.stem for path in (config_dir() / "logger").glob("*.yaml")}
     assert set(LOGGERS) <= yamls  # each entry can be chosen by name

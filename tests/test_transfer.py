@@ -9,11 +9,11 @@ import torch
 
 import dlrun
 from conftest import read_json
-from dlrun.compose import compose
+from dlrun.config.compose import compose
 from dlrun.data.spec import DataSpec
-from dlrun.models.registry import build_model
-from dlrun.schema import ConfigError
-from dlrun.transfer import CheckpointError, init_from_checkpoint, load_state_dict
+from dlrun.models.zoo import build_model
+from dlrun.config.validate import ConfigError
+from dlrun.recipe.transfer import CheckpointError, init_from_checkpoint, load_state_dict
 
 QUIET = ["trainer.progress_bar=false", "trainer.test_after_fit=false"]
 

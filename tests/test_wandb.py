@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from dlrun.summary import new_summary
+from dlrun.training.summary import new_summary
 
 from conftest import TINY, read_json, run_cli
-from dlrun.compose import compose, without_hydra
+from dlrun.config.compose import compose, without_hydra
 from dlrun.loggers import wandb_logger as wl
 from test_sweep_cli import ONE_THREAD
 

@@ -20,10 +20,10 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import TINY, only_run_dir, read_json
-from dlrun.compose import compose, without_hydra
-from dlrun.data.registry import DATASETS, data_kind
-from dlrun.models.registry import MODELS, build_model, incompatibility
-from dlrun.schema import ConfigError, validate
+from dlrun.config.compose import compose, without_hydra
+from dlrun.data.datasets import DATASETS, data_kind
+from dlrun.models.zoo import MODELS, build_model, incompatibility
+from dlrun.config.validate import ConfigError, validate
 from zoo_fixtures import dataset_overrides
 
 PAIRS = [(model, data) for model in MODELS for data in DATASETS]
@@ -101,8 +101,8 @@ def fixed_batch(data: str, root):
 def overfit(model_name: str, data: str, root) -> tuple:
     """(first loss, lowest loss) over at most MAX_STEPS Adam steps on one fixed batch, measured
     with the TaskModule's own loss (the one a run trains on, ignored positions included)."""
-    from dlrun.init import apply_init
-    from dlrun.task import TaskModule
+    from dlrun.recipe.init_schemes import apply_init
+    from dlrun.training.task import TaskModule
 
     cfg = OmegaConf.create(pair_config(model_name, data, root))
     spec, inputs, targets = fixed_batch(data, root)
@@ -151,7 +151,7 @@ def test_cli_validate_refuses_an_incompatible_pair_before_importing_torch(tmp_pa
     argv = ["validate", f"model={model}", *overrides_for(data, tmp_path / "files")]
     probe = (
         "import sys\n"
-        "from dlrun.cli import main\n"
+        "from dlrun.cli.main import main\n"
         "try:\n"
         f"    main({argv!r})\n"
         "except SystemExit as exit:\n"

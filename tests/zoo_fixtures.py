@@ -1,6 +1,6 @@
 """Per-dataset test setup: the overrides that make a dataset tiny, writing any files it reads.
 
-Every dataset in dlrun.data.registry.DATASETS needs an entry here (a test checks that), so
+Every dataset in dlrun.data.datasets.DATASETS needs an entry here (a test checks that), so
 the model x data matrix covers it. FACTORY(tmp_path) -> list of Hydra overrides. The writers
 below produce files in the published formats (IDX, CIFAR-10 pickle batches) with images
 whose class shows in them (a bright band per class), so a few steps of training can learn them.

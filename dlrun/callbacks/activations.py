@@ -17,7 +17,7 @@ import torch
 
 from dlrun.callbacks.recorder import DiagnosticRecorder, module_name
 from dlrun.models.choices import ACTIVATIONS
-from dlrun.registry import load_object
+from dlrun.base.options import load_object
 
 log = logging.getLogger("dlrun")
 DEAD_RANGE = 1e-6

@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from dlrun.callbacks.choices import AVERAGERS
-from dlrun.registry import load_object, lookup
+from dlrun.base.options import load_object, lookup
 
 TRAINING_WEIGHTS = "training_weights"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
-from dlrun.metrics import metric_name
+from dlrun.recipe.metrics import metric_name
 
 
 class Diverged(RuntimeError):

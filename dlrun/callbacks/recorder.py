@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from dlrun.transfer import TASK_MODEL_PREFIX
+from dlrun.recipe.transfer import TASK_MODEL_PREFIX
 
 # A TaskModule holds the network as `model`: drop that from names (body.0, not model.body.0).
 

@@ -29,7 +29,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from dlrun.atomic import is_out_of_space
+from dlrun.base.atomic import is_out_of_space
 from dlrun.callbacks.divergence import Diverged
 
 log = logging.getLogger("dlrun")

@@ -30,7 +30,7 @@ import torch
 from dlrun.data.custom_checks import own_data_knobs
 from dlrun.data.spec import IGNORE, DataSpec
 from dlrun.data.splits import Splits, tensor_splits
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 
 SPLIT_SETS = ({"train"}, {"train", "test"}, {"train", "val", "test"})
 EXPECTED_INPUTS = "(N, features) floats, (N, H, W) or (N, C, H, W) float images, or (N, T) integer tokens"
@@ -157,7 +157,7 @@ def load(cfg_data, seed: int):
     """Call the user's data callable and split what it returns (dlrun.data.splits.Splits)."""
     from omegaconf import DictConfig, OmegaConf
 
-    from dlrun.user_code import call_target
+    from dlrun.base.user_code import call_target
 
     if isinstance(cfg_data, DictConfig):
         cfg_data = OmegaConf.to_container(cfg_data, resolve=True)

@@ -16,7 +16,7 @@ def dlrun_keys() -> tuple:
     what the data is."""
     import yaml
 
-    from dlrun.paths import config_dir
+    from dlrun.base.paths import config_dir
 
     shared = yaml.safe_load((config_dir() / "data" / "split" / "standard.yaml").read_text()) or {}
     return ("_target_", "name", *shared, *SPEC_KEYS)
@@ -34,7 +34,7 @@ def _is_count(value) -> bool:
 
 def own_data_problems(cfg_data) -> list:
     """What can be seen wrong before loading: the declared spec keys, the target and its knobs."""
-    from dlrun.user_code import target_problems
+    from dlrun.base.user_code import target_problems
 
     problems = []
     for key, allowed in (("modality", MODALITIES), ("task", TASKS)):

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 
 log = logging.getLogger("dlrun")
 CHUNK = 1 << 20

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dlrun.data.checks import CIFAR_BATCHES, IDX_FILES, idx_path, read_idx_bytes
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 
 
 def _bad(problem: str):

@@ -16,7 +16,7 @@ import torch
 
 from dlrun.data.checks import CIFAR_ARCHIVE, CIFAR_BATCHES, IDX_FILES, cifar_source
 from dlrun.data.image_files import raw_idx, read_cifar, read_idx, read_idx_labels
-from dlrun.data.registry import data_problems, require_valid
+from dlrun.data.datasets import data_problems, require_valid
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, split_indices, tensor_splits
 

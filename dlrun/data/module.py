@@ -6,7 +6,7 @@ import lightning as L
 import torch
 
 from dlrun.data.loaders import TensorBatches
-from dlrun.data.registry import load_splits
+from dlrun.data.datasets import load_splits
 
 
 class DataModule(L.LightningDataModule):

@@ -9,7 +9,7 @@ import torch
 
 from dlrun.data.checks import split_problems, split_sizes
 from dlrun.data.spec import DataSpec
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 
 
 @dataclass

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlrun.data.registry import require_valid
+from dlrun.data.datasets import require_valid
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, standardized, tensor_splits
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 
 
 def _bad(path: Path, problem: str):

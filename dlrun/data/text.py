@@ -13,7 +13,7 @@ import torch
 from dlrun.data.checks import read_utf8, text_length_problems
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, tensor_splits
-from dlrun.errors import ConfigError
+from dlrun.base.errors import ConfigError
 
 
 def load(cfg_data, seed: int) -> Splits:

@@ -1,4 +1,4 @@
-"""Callbacks that cfg.hardware adds to the Trainer (factories listed in dlrun.trainer)."""
+"""Callbacks that cfg.hardware adds to the Trainer (factories listed in dlrun.training.trainer)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from dlrun.distributed.env import LAUNCHER_VARIABLE, TORCHRUN
 from dlrun.distributed.records import LAUNCH_CONFIG, clear_records, first_failure, ranks_dir, read_records
-from dlrun.summary import SUMMARY_FILE, new_summary, read_summary, write_summary
+from dlrun.training.summary import SUMMARY_FILE, new_summary, read_summary, write_summary
 
 log = logging.getLogger("dlrun")
 SECONDS_TO_STOP = 60  # after Ctrl+C: how long the ranks get to write their files

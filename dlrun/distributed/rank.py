@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dlrun.distributed.env import global_rank
 from dlrun.distributed.records import update_record
-from dlrun.runlog import attach_run_log
+from dlrun.training.runlog import attach_run_log
 
 
 
@@ -41,7 +41,7 @@ def configure_rank_logging(run_dir: Path, rank: int) -> None:
 
 def run_rank(cfg, run_dir) -> dict:
     """Train this rank's part of the run; return its summary (rank zero's is the run's)."""
-    from dlrun.runner import execute
+    from dlrun.training.runner import execute
 
     run_dir, rank = Path(run_dir), global_rank()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from dlrun import atomic
+from dlrun.base import atomic
 
 RANKS_DIR = "ranks"
 LAUNCH_CONFIG = "config.yaml"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dlrun.distributed.env import launched_by_dlrun
-from dlrun.registry import load_object, lookup
+from dlrun.base.options import load_object, lookup
 
 # name -> "module:Class" taking (cluster_environment=, timeout=); None: Lightning's default.
 STRATEGIES: dict[str, str | None] = {

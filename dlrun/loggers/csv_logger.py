@@ -1,11 +1,11 @@
-"""The CSV logger: Lightning's, writing metrics.csv whole and atomically (dlrun.metrics_file)."""
+"""The CSV logger: Lightning's, writing metrics.csv whole and atomically (dlrun.training.metrics_file)."""
 
 from __future__ import annotations
 
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from dlrun.metrics_file import read_metric_rows, write_metric_rows
+from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
 
 
 class _AtomicWriter(ExperimentWriter):

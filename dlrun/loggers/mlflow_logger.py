@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from dlrun.distributed.env import is_global_zero
 from dlrun.loggers.table import flat_config
-from dlrun.summary import read_summary
+from dlrun.training.summary import read_summary
 
 log = logging.getLogger("dlrun")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from dlrun.errors import ConfigError
-from dlrun.registry import load_object, unknown_name_message
+from dlrun.base.errors import ConfigError
+from dlrun.base.options import load_object, unknown_name_message
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def finish_loggers(trainer, summary: dict) -> dict:
 def earlier_tracker_runs(run_dir: Path) -> dict:
     """The tracker runs (W&B, MLflow) a stopped run kept in its summary.json: a resume keeps
     them there, so its loggers continue those runs."""
-    from dlrun.summary import read_summary
+    from dlrun.training.summary import read_summary
 
     try:
         earlier = read_summary(run_dir)

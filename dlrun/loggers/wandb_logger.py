@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import OmegaConf
 
 from dlrun.distributed.env import is_global_zero
-from dlrun.summary import read_summary
+from dlrun.training.summary import read_summary
 
 log = logging.getLogger("dlrun")
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from dlrun.models.choices import ACTIVATIONS
-from dlrun.registry import load_object, lookup
+from dlrun.base.options import load_object, lookup
 
 
 class FeatureBatchNorm(nn.BatchNorm1d):

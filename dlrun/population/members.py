@@ -13,12 +13,12 @@ from pathlib import Path
 import torch
 
 from dlrun.callbacks.divergence import DivergenceGuard
-from dlrun.checkpoint_io import write_checkpoint
-from dlrun.history import MetricHistory
-from dlrun.metrics import direction
-from dlrun.metrics_file import METRICS_FILE, write_metric_rows
-from dlrun.summary import new_summary, write_summary
-from dlrun.transfer import TASK_MODEL_PREFIX
+from dlrun.training.checkpoint_io import write_checkpoint
+from dlrun.training.history import MetricHistory
+from dlrun.recipe.metrics import direction
+from dlrun.training.metrics_file import METRICS_FILE, write_metric_rows
+from dlrun.training.summary import new_summary, write_summary
+from dlrun.recipe.transfer import TASK_MODEL_PREFIX
 
 RUNNING, DIVERGED, PRUNED = "running", "diverged", "pruned"
 
@@ -175,7 +175,7 @@ class Member:
 
 
 def _plot(rows: list, run_dir: Path) -> None:
-    from dlrun.plots import plot_curves
+    from dlrun.report.curves import plot_curves
 
     history = MetricHistory(1)
     history.rows = rows

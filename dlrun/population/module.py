@@ -1,10 +1,10 @@
 """PopulationModule: the LightningModule of a population. One Lightning Trainer runs it like
 any TaskModule; every step computes each member's loss by the task's own rule
-(dlrun.task.task_losses), and backward runs once on their sum (members share no parameter,
+(dlrun.training.task.task_losses), and backward runs once on their sum (members share no parameter,
 so each gets exactly its own gradient).
 
 The optimizer is the trials' optimizer class with one pair of parameter groups per member
-(decayed / not decayed, as dlrun.optim groups a single run's), each group carrying that
+(decayed / not decayed, as dlrun.recipe.optim groups a single run's), each group carrying that
 member's lr, weight decay, momentum, betas...: every member follows the single-run update
 rule exactly. A member whose loss diverges (the single run's rule), or that the sweep's
 pruner stops, is masked: it leaves the summed loss, its gradients are dropped before each
@@ -16,10 +16,10 @@ from __future__ import annotations
 import lightning as L
 import torch
 
-from dlrun.metrics import LR, METRICS_BY_TASK, metric_name
+from dlrun.recipe.metrics import LR, METRICS_BY_TASK, metric_name
 from dlrun.population.members import as_logged
 from dlrun.population.stacked import StackedMembers
-from dlrun.task import task_losses
+from dlrun.training.task import task_losses
 
 
 class PopulationModule(L.LightningModule):
@@ -146,7 +146,7 @@ class PopulationModule(L.LightningModule):
 
     def configure_optimizers(self):
         from dlrun.population.optimizers import member_optimizer, member_schedulers
-        from dlrun.schedule import scheduler_steps
+        from dlrun.recipe.schedule import scheduler_steps
 
         optimizer, self.first_group, owners = member_optimizer(self.members, self.population)
         schedule = self.members[0].config["schedule"]

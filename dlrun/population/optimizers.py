@@ -1,12 +1,12 @@
 """A population's optimizer and lr schedule: the trials' own optimizer class over every
 member's parameter groups (each group with its member's hyperparameters), and one lr
-factor per group from its member's schedule knobs (dlrun.schedule's formulas)."""
+factor per group from its member's schedule knobs (dlrun.recipe.schedule's formulas)."""
 
 from __future__ import annotations
 
-from dlrun.optim import OPTIMIZERS, optimizer_arguments, parameter_groups
-from dlrun.registry import load_object, lookup
-from dlrun.schedule import lr_factor
+from dlrun.recipe.optim import OPTIMIZERS, optimizer_arguments, parameter_groups
+from dlrun.base.options import load_object, lookup
+from dlrun.recipe.schedule import lr_factor
 
 
 def member_optimizer(members: list, population) -> tuple:

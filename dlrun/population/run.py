@@ -23,8 +23,8 @@ def member_network(cfg, spec):
     """The member's network, initialised from its seed exactly as its single run's would be."""
     import lightning as L
 
-    from dlrun.init import apply_init
-    from dlrun.models.registry import build_model
+    from dlrun.recipe.init_schemes import apply_init
+    from dlrun.models.zoo import build_model
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     return apply_init(build_model(cfg.model, spec), cfg.init)
@@ -47,7 +47,7 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
 
     from dlrun.data.module import DataModule
     from dlrun.population.module import PopulationModule
-    from dlrun.trainer import build_trainer
+    from dlrun.training.trainer import build_trainer
 
     first = configs[0]
     L.seed_everything(first.seed, workers=True, verbose=False)
@@ -74,8 +74,8 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None) -> l
     """Train validated member configs (sharing all but their member knobs) together; each
     member's summary, in the order given (also in each run folder's summary.json).
     `pruning`: per member, None or (its optuna Trial, the sweep pruner's name)."""
-    from dlrun.run_dirs import holding
-    from dlrun.runlog import attach_run_log, detach
+    from dlrun.training.run_dirs import holding
+    from dlrun.training.runlog import attach_run_log, detach
 
     started, members = time.time(), []
     state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,

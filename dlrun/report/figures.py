@@ -8,10 +8,10 @@ import math
 import re
 from pathlib import Path
 
-from dlrun.plots import LOG_SCALE_KINDS, pyplot, save_figure
+from dlrun.report.curves import LOG_SCALE_KINDS, pyplot, save_figure
 from dlrun.report.runs import format_value, run_label
 from dlrun.report.settings import config_value, field_value
-from dlrun.sweeps.plots import axis_scale, numeric_values
+from dlrun.report.sweep_plots import axis_scale, numeric_values
 
 
 def _colors(count: int) -> list:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlrun.summary import read_summary
+from dlrun.training.summary import read_summary
 
 METRICS_FILE = "metrics.csv"
 INDEX_COLUMNS = ("step", "epoch")
@@ -25,7 +25,7 @@ class StudyRun:
     status: str
     params: dict  # the swept parameters, as the sweep chose them
     summary: dict  # summary.json ({} when the trial left none)
-    history: object  # dlrun.history.MetricHistory from metrics.csv
+    history: object  # dlrun.training.history.MetricHistory from metrics.csv
     label: str = ""
 
 
@@ -40,7 +40,7 @@ class Sweep:
 
 def read_history(run_dir):
     """A run folder's metrics.csv (Lightning's CSV logger: one sparse row per logging call) as a MetricHistory."""
-    from dlrun.history import MetricHistory
+    from dlrun.training.history import MetricHistory
 
     history = MetricHistory(every_n_steps=1)
     path = Path(run_dir) / METRICS_FILE if run_dir else None
@@ -91,7 +91,7 @@ def load_sweeps(folders) -> list:
     from optuna.study import StudyDirection
 
     from dlrun.sweeps import study as studies
-    from dlrun.sweeps.report import trial_rows
+    from dlrun.report.sweep_table import trial_rows
 
     sweeps = []
     for folder in folders:

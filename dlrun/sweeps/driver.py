@@ -108,7 +108,7 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
 
 
 def _run_worker(study, request, planned, launch, presence, worker: str, launch_batch=None) -> None:
-    from dlrun.sweeps.report import summarize
+    from dlrun.report.sweep_table import summarize
 
     _announce(request, planned, study, worker, reap(study, presence))
     loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
@@ -125,7 +125,7 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None, 
     """Run this worker until no place is left in the study; the summary is printed and
     written whatever happens (covering every worker's trials). `launch_batch`: a population
     launcher's, for plan.population trials at once."""
-    from dlrun.sweeps.report import summarize
+    from dlrun.report.sweep_table import summarize
 
     settings = planned.settings
     study = study if study is not None else open_sweep_study(request, settings)

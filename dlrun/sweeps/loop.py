@@ -18,7 +18,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from dlrun.summary import read_summary
+from dlrun.training.summary import read_summary
 from dlrun.sweeps.claims import Claims, counted_trials  # noqa: F401  (counted_trials: the driver's)
 from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry, storage_of
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from dlrun.sweeps.report import sweep_command, trial_distributions, trial_rows
+from dlrun.report.sweep_table import sweep_command, trial_distributions, trial_rows
 from dlrun.sweeps.space import override_value, parse_space
 from dlrun.sweeps.study import sweep_record
 

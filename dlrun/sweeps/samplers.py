@@ -8,7 +8,7 @@ import warnings
 from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler
 
-from dlrun.registry import load_object, lookup
+from dlrun.base.options import load_object, lookup
 
 # grid: the sweeper enqueues every combination in order, so the sampler never draws.
 SAMPLERS = {

@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from dlrun.metrics import direction as metric_direction
+from dlrun.recipe.metrics import direction as metric_direction
 from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
 from dlrun.sweeps.storage import url_problem, without_password
 

@@ -21,8 +21,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlrun import atomic
-from dlrun.ownership import HEARTBEAT_S, STALE_AFTER_S
+from dlrun.base import atomic
+from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S
 
 log = logging.getLogger("dlrun.sweep")
 

@@ -4,7 +4,7 @@ that died (interrupted), queueing each one's point once more.
 
 How a worker proves it lives:
 - journal in a shared sweep folder: an owner file with a heartbeat in
-  SWEEP_DIR/workers/<host>-<pid>/ (dlrun.ownership), read by the other workers;
+  SWEEP_DIR/workers/<host>-<pid>/ (dlrun.base.ownership), read by the other workers;
 - a database storage (workers may share no folder): Optuna's heartbeat for each trial it
   runs, in the database.
 On its own host a worker whose process is gone is dead at once, whatever the heartbeat says.
@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from dlrun.ownership import HEARTBEAT_S, STALE_AFTER_S, Heartbeat, Owner, live_owner
+from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S, Heartbeat, Owner, live_owner
 
 log = logging.getLogger("dlrun.sweep")
 

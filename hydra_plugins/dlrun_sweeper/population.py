@@ -64,8 +64,8 @@ class PopulationLauncher(Launcher):
         run folder, exception or None)], in any order. `study_name`: the sweep's study, for pruning."""
         from omegaconf import OmegaConf
 
-        from dlrun.app import _name_sweep_job
-        from dlrun.compose import without_hydra
+        from dlrun.cli.app import _name_sweep_job
+        from dlrun.config.compose import without_hydra
         from dlrun.population.knobs import group_members, why_alone
 
         members, results = {}, []
@@ -101,7 +101,7 @@ class PopulationLauncher(Launcher):
     def _train(self, numbers: list, members: dict, study_name=None) -> list:
         """members: {trial number: (its Hydra job config, the task config as plain containers, the task config)}."""
         from dlrun.population.run import train_population
-        from dlrun.schema import validate
+        from dlrun.config.validate import validate
 
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
         configs = [members[number][2] for number in numbers]
@@ -115,7 +115,7 @@ class PopulationLauncher(Launcher):
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
         if any(summary["status"] == "interrupted" for summary in summaries):
-            # as a single trial's job (dlrun.app): a signal stops the whole sweep, whose worker then
+            # as a single trial's job (dlrun.cli.app): a signal stops the whole sweep, whose worker then
             # marks its running trials interrupted and queues their points again
             raise KeyboardInterrupt(f"sweep stopped during the population of trials {numbers}; run the same "
                                     "command again to continue the sweep")
@@ -123,7 +123,7 @@ class PopulationLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Hydra's launcher interface (consecutive job numbers); dlrun's sweeper calls launch_members."""
-        from dlrun.summary import read_summary
+        from dlrun.training.summary import read_summary
 
         trials = [(initial_job_idx + index, list(overrides)) for index, overrides in enumerate(job_overrides)]
         returns = []

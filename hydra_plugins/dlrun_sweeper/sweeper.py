@@ -17,7 +17,7 @@ from hydra.core.plugins import Plugins
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 
-from dlrun.overrides import hydra_quoted
+from dlrun.config.overrides import hydra_quoted
 
 
 class SweepError(CompactHydraException):
@@ -47,7 +47,7 @@ class DlrunSweeper(Sweeper):
     def sweep(self, arguments: List[str]) -> Any:
         from omegaconf import OmegaConf
 
-        from dlrun import atomic
+        from dlrun.base import atomic
         from dlrun.sweeps.devices import DevicePlan, pins_devices
         from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
         from dlrun.sweeps.loop import SweepAborted
@@ -99,8 +99,8 @@ class DlrunSweeper(Sweeper):
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
-        from dlrun.compose import explain_composition_error, without_hydra
-        from dlrun.schema import ConfigError, validate
+        from dlrun.config.compose import explain_composition_error, without_hydra
+        from dlrun.config.validate import ConfigError, validate
 
         try:
             with self._composing:

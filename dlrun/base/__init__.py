@@ -1,0 +1,6 @@
+"""The base layer: what every other layer may use and which uses nothing of dlrun's.
+
+errors (the one bad-input error), options (named entries and their declared knobs), paths,
+atomic writes, folder ownership, importing a user's `_target_` code. Imports: the standard
+library, omegaconf/yaml where needed; never torch at import time, never another dlrun layer.
+"""

@@ -1,0 +1,71 @@
+"""The Hydra application: `dlrun [overrides]` and `dlrun -m [overrides]` end here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+from dlrun.base.paths import config_dir
+
+log = logging.getLogger("dlrun")
+
+
+def _name_sweep_job(cfg, hydra_cfg) -> None:
+    """In a sweep, each job's tracker run (W&B, MLflow) is NAME-N, grouped under the sweep
+    folder's name (unless logger.LOGGER.name / group say otherwise)."""
+    from omegaconf import DictConfig, open_dict
+
+    for settings in cfg.logger.values():
+        if not (isinstance(settings, DictConfig) and "name" in settings and "group" in settings):
+            continue
+        with open_dict(cfg):
+            if settings.get("group") is None:
+                settings.group = Path(str(hydra_cfg.sweep.dir)).name
+            if settings.get("name") is None:
+                settings.name = f"{cfg.name}-{hydra_cfg.job.num}"
+
+
+def _end_of_sweep_job(summary: dict):
+    """A sweep job's return value is its objective value; a job that did not complete
+    raises, and the sweeper reads how it ended (failed, pruned, diverged) from its
+    summary.json. A job stopped by a signal (kill, Ctrl+C) stops the whole sweep: that is
+    what was asked."""
+    from dlrun.training.runner import RunFailed
+
+    if summary["status"] == "interrupted":
+        raise KeyboardInterrupt(f"sweep stopped during trial {summary['run_dir']}; run the same command "
+                                "again to continue the sweep")
+    if summary["status"] == "completed":
+        return summary["objective"]["value"]
+    raise RunFailed(f"{summary['status']}: {summary['run_dir']}")
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def hydra_main(cfg):
+    """One job: returns the objective value for sweepers (None when the run did not complete)."""
+    from dlrun.config.validate import ConfigError
+    from dlrun.training.session import run_experiment
+
+    hydra_cfg = HydraConfig.get()
+    single = hydra_cfg.mode == RunMode.RUN
+    if not single:
+        log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
+        _name_sweep_job(cfg, hydra_cfg)
+    try:
+        summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir))
+    except ConfigError as error:
+        if single:
+            print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
+            sys.exit(2)
+        raise
+    if single:
+        if summary["status"] != "completed":
+            sys.exit(1)
+        return summary["objective"]["value"]
+    return _end_of_sweep_job(summary)

@@ -1,0 +1,2 @@
+"""Subcommands that work on an existing run folder (`dlrun resume`, `dlrun eval`); the
+table of subcommands is dlrun.cli.main.SUBCOMMANDS."""

@@ -1,0 +1,88 @@
+"""`dlrun resume RUN_DIR [OVERRIDES...]`: continue a stopped run to its planned end.
+
+The run's saved config (.hydra/config.yaml) with the overrides on top (trainer.max_epochs=40
+extends a finished run), from checkpoints/last.ckpt, in the same folder: Lightning
+restores weights, optimizer, schedule, loop progress (mid-epoch included) and callback
+states (history, averages, random states); metrics.csv is appended to and summary.json
+rewritten. The checkpoint is checked before anything trains; exit 2 on a bad command,
+config or checkpoint, 1 when the resumed run does not complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlrun.training.checkpoint_choice import trained_spec, checkpoint_file, check_fits, read_checkpoint, require_training_state
+from dlrun.training.run_folder import UsageError, refuse, load_run_config, logging_to, save_config, split_arguments
+from dlrun.training.run_dirs import holding
+from dlrun.config.validate import ConfigError
+from dlrun.recipe.transfer import CheckpointError
+
+USAGE = "usage: dlrun resume RUN_DIR [OVERRIDES...]   e.g. dlrun resume RUN_DIR trainer.max_epochs=40"
+
+
+# The optimizer and schedule continue from the checkpoint's state (its lr included), so
+# overrides of these groups would be ignored: refuse them instead.
+RESTORED_GROUPS = ("optim", "schedule")
+
+
+def _refuse_restored(overrides) -> None:
+    refused = [o for o in overrides if o.lstrip("+").split("=")[0].split(".")[0].split("/")[0] in RESTORED_GROUPS]
+    if refused:
+        raise ConfigError([f"{o}: the optimizer and schedule resume from the checkpoint's state, so "
+                           f"{'/'.join(g + '.*' for g in RESTORED_GROUPS)} overrides would not apply; start a new "
+                           "run from the weights instead (init=checkpoint init.path=RUN_DIR)" for o in refused])
+
+
+def _single_process(cfg) -> None:
+    from dlrun.distributed.plan import SINGLE, plan_launch
+
+    if plan_launch(cfg.hardware).mode != SINGLE:
+        raise ConfigError([f"hardware.devices={cfg.hardware.devices}: dlrun resume runs one process; "
+                           "resume on one device (e.g. hardware.devices=1)"])
+
+
+def resume_checkpoint(run_dir: Path, cfg) -> Path:
+    """checkpoints/last.ckpt, checked: readable, with training state, fitting the model."""
+    from dlrun.models.zoo import build_model
+
+    path = checkpoint_file(run_dir, "last")
+    content = read_checkpoint(path)
+    require_training_state(content, path)
+    spec = trained_spec(run_dir)
+    if spec:  # the shapes the run trained with; the data is loaded once, by the run itself
+        check_fits(content, build_model(cfg.model, spec), path)
+    return path
+
+
+def main(args) -> int:
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    try:
+        run_dir, _, overrides = split_arguments(args, USAGE)
+        _refuse_restored(overrides)
+        cfg = load_run_config(run_dir, overrides)
+        _single_process(cfg)
+        checkpoint = resume_checkpoint(run_dir, cfg)
+    except (UsageError, ConfigError, CheckpointError) as error:
+        return refuse("resume", error)
+    try:
+        with holding(run_dir, take_over_dead=True):  # a live run is never resumed under its feet
+            summary = _resume(cfg, run_dir, overrides, checkpoint)
+    except ConfigError as error:
+        return refuse("resume", error)
+    return 0 if summary["status"] == "completed" else 1
+
+
+def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
+    from dlrun.training.console import print_header, print_result
+    from dlrun.training.runner import execute
+
+    if overrides:
+        save_config(cfg, run_dir, overrides)
+    with logging_to(run_dir):
+        print_header(cfg, run_dir, title=f"resume {cfg.name} from {checkpoint}")
+        summary = execute(cfg, run_dir, resume_from=checkpoint)
+        print_result(summary)
+    return summary

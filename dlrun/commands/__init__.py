@@ -1,2 +1,0 @@
-"""Subcommands that work on an existing run folder (`dlrun resume`, `dlrun eval`); the
-table of subcommands is dlrun.cli.SUBCOMMANDS."""

@@ -1,0 +1,86 @@
+"""A run's checkpoint files as their readers find and trust them.
+
+Paths in summary.json are relative to the run folder (absolute in older runs), so a copied
+or moved run folder reads its own files. Next to every checkpoint X.ckpt the writer leaves
+X.ckpt.sha256 in sha256sum's format (`<64 hex digits>  X.ckpt`); a reader checks it before
+loading (a file without one, from an older run, is accepted). Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from dlrun.base.errors import CheckpointError
+
+SIDECAR_SUFFIX = ".sha256"
+_CHUNK = 1 << 20
+
+
+def sidecar(path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sidecar_text(path, digest: str) -> str:
+    """The sidecar's content for checkpoint `path` (sha256sum's format: `sha256sum -c` checks it)."""
+    return f"{digest}  {Path(path).name}\n"
+
+
+@lru_cache(maxsize=64)
+def _verified(path: str, modified_ns: int, size: int) -> None:
+    """Raises CheckpointError on a mismatch; cached per file version, so validation and the
+    load that follows it read the file once."""
+    recorded = sidecar(path).read_text(errors="replace").split()
+    if not recorded or not re.fullmatch(r"[0-9a-fA-F]{64}", recorded[0]):
+        raise CheckpointError(f"{sidecar(path)}: not a SHA-256 checksum file (expected '<64 hex digits>  "
+                              f"{Path(path).name}')")
+    if sha256_of(path) != recorded[0].lower():
+        raise CheckpointError(f"{path}: corrupt: its SHA-256 differs from the one recorded when it was written "
+                              f"({sidecar(path).name}); refusing to load it")
+
+
+def verify_checksum(path) -> None:
+    """CheckpointError if `path` does not match its sidecar; nothing to check without one."""
+    try:
+        if not sidecar(path).is_file():
+            return
+        stat = Path(path).stat()
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read it ({error.strerror or error})") from None
+    try:
+        _verified(str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read it or its checksum ({error.strerror or error})") from None
+
+
+def recorded_path(run_dir, recorded) -> Optional[Path]:
+    """A file path summary.json recorded, as this run folder's file: relative paths are read
+    from the run folder; an older run's absolute path is taken from this folder when the file
+    is here (FOLDER/NAME at the same place), so a copied folder does not read the original's."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    if not path.is_absolute():
+        return Path(run_dir) / path
+    own = Path(run_dir) / path.parent.name / path.name
+    return own if own.is_file() else path
+
+
+def as_recorded(run_dir, path) -> str:
+    """How a file path is recorded for a run: relative to the run folder when inside it."""
+    try:
+        return Path(path).resolve().relative_to(Path(run_dir).resolve()).as_posix()
+    except ValueError:
+        return str(Path(path).absolute())

@@ -1,0 +1,88 @@
+"""Claiming a run folder: never two runs in one folder.
+
+A new run's folder is created exclusively: when N runs start in the same second from one
+place (a job array, a shell loop), each gets its own folder, `NAME`, `NAME-2`, `NAME-3`...
+(readable, and they sort by start time first). A folder named on purpose (hydra.run.dir,
+`dlrun.run(run_dir=...)`) must not hold a run already. While a run lives its process holds
+the folder (dlrun.base.ownership: pid, host, heartbeat); `holding` takes and releases it once
+per process, however many layers ask.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+from contextlib import contextmanager
+from pathlib import Path
+
+from dlrun.base.errors import ConfigError
+from dlrun.base.ownership import OWNER_FILE, FolderTaken, Heartbeat
+
+RUN_MARKERS = ("summary.json", OWNER_FILE)  # what a folder that held a run has
+_held: dict = {}  # resolved folder -> this process's Heartbeat
+
+
+def holds_run(folder) -> bool:
+    return any((Path(folder) / marker).exists() for marker in RUN_MARKERS)
+
+
+def _unwritable(path: Path, error: OSError) -> ConfigError:
+    if error.errno == errno.ENAMETOOLONG:
+        return ConfigError([f"hydra.run.dir={path}: the name is too long for the file system "
+                            "(shorten name=... or choose hydra.run.dir)"])
+    return ConfigError([f"hydra.run.dir={path}: cannot create the run folder ({error.strerror}); "
+                        "choose a writable place with hydra.run.dir=DIR"])
+
+
+def claim_new(path) -> Path:
+    """`path`, or `path-2`, `path-3`...: the first one this process creates itself."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for number in itertools.count(1):
+            candidate = path if number == 1 else path.with_name(f"{path.name}-{number}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise _unwritable(path, error) from None
+
+
+def claim_named(path) -> Path:
+    """A folder chosen by name: refused when it holds a run (finished, crashed or live)."""
+    path = Path(path)
+    if holds_run(path):
+        raise ConfigError([f"hydra.run.dir={path}: this folder holds a run already; continue it with "
+                           f"`dlrun resume {path}`, or choose another folder"])
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _unwritable(path, error) from None
+    return path
+
+
+def claim(path, named: bool) -> Path:
+    return claim_named(path) if named else claim_new(path)
+
+
+@contextmanager
+def holding(run_dir, take_over_dead: bool = False):
+    """Own `run_dir` while inside (owner file + heartbeat); a folder this process holds
+    already is held once. ConfigError when another live process owns it (or, unless
+    `take_over_dead`, when it held a run before)."""
+    key = Path(run_dir).resolve()
+    if key in _held:
+        yield
+        return
+    try:
+        beat = Heartbeat(run_dir).take(take_over_dead)
+    except FolderTaken as error:
+        hint = "" if take_over_dead else f"; continue it with `dlrun resume {run_dir}` or choose another folder"
+        raise ConfigError([f"{error}{hint}"]) from None
+    _held[key] = beat
+    try:
+        yield
+    finally:
+        _held.pop(key).release()

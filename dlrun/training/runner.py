@@ -1,0 +1,241 @@
+"""One run from a resolved config: data -> model -> init -> TaskModule -> Trainer -> fit/test
+-> summary.json + plots. Whatever happens, the summary is written."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+from omegaconf import DictConfig, OmegaConf
+
+from dlrun.distributed.env import is_global_zero
+from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
+from dlrun.training.summary import new_summary, write_summary
+
+log = logging.getLogger("dlrun")
+
+
+class RunFailed(RuntimeError):
+    """The run ended without completing; its summary.json says why."""
+
+
+def build_components(cfg: DictConfig, initialise: bool = True):
+    """(datamodule, task module) for a config: the run path up to the Trainer. Without
+    `initialise` the network keeps its constructor's weights (a checkpoint replaces them)."""
+    from dlrun.data.module import DataModule
+    from dlrun.recipe.init_schemes import apply_init
+    from dlrun.models.zoo import build_model
+    from dlrun.training.task import TaskModule
+
+    datamodule = DataModule(cfg.data, cfg.seed)
+    spec = datamodule.spec
+    model = build_model(cfg.model, spec)
+    if initialise:
+        model = apply_init(model, cfg.init)
+    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing, config=cfg)
+    return datamodule, task
+
+
+def _checkpoint_paths(trainer, run_dir: Path):
+    """(best, last): best as ModelCheckpoint chose it; last as dlrun.callbacks.resumable wrote it."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from dlrun.callbacks.resumable import LAST_CHECKPOINT
+    from dlrun.training.trainer import find_callback
+
+    checkpoint = find_callback(trainer, ModelCheckpoint)
+    last = Path(run_dir) / "checkpoints" / LAST_CHECKPOINT
+    return (checkpoint.best_model_path or None) if checkpoint else None, str(last) if last.is_file() else None
+
+
+def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, resume_from=None):
+    import lightning as L
+
+    from dlrun.training.trainer import build_trainer
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule, task = build_components(cfg, initialise=resume_from is None)
+    summary["spec"] = datamodule.spec.to_dict()
+    trainer = build_trainer(cfg, run_dir)
+    holder.trainer = trainer
+    # a resume restores weights, optimizer, schedule, loops, callbacks and random states;
+    # weights_only: tensors and plain containers, never pickled code
+    trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True if resume_from else None)
+    summary["final"] = _final_metrics(trainer)  # before test() replaces callback_metrics
+    if trainer.interrupted:
+        summary["status"] = "interrupted"
+        return
+    best, _ = _checkpoint_paths(trainer, run_dir)
+    if cfg.trainer.test_after_fit:
+        results = _test(trainer, task, datamodule, best)
+        summary["test"] = dict(results[0]) if results else {}
+    summary["status"] = "completed"
+
+
+def _checkpoint_step(path) -> int:
+    import torch
+
+    # mmap: the step without reading every tensor of a large checkpoint
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+
+
+@contextmanager
+def _appending_metrics(run_dir: Path, resume_from):
+    """Lightning's CSVLogger starts metrics.csv afresh in a non-empty folder; a resumed run
+    adds its rows to the earlier ones instead (the columns are the union). Rows logged after
+    the checkpoint's step (a run killed between two checkpoints) are dropped: the resumed
+    run logs those steps again, and every step appears once."""
+    path = run_dir / "metrics.csv"
+    if resume_from is None or not path.is_file():
+        yield
+        return
+    resumed_at = _checkpoint_step(resume_from)
+    earlier = path.with_name("metrics.before_resume.csv")
+    path.replace(earlier)
+    try:
+        yield
+    finally:
+        # a row's step counts the optimizer steps before it (Lightning's logging step):
+        # rows at or past the checkpoint's step are the ones the resumed run logs again
+        kept = [row for row in read_metric_rows(earlier) if _step_of(row) < resumed_at]
+        write_metric_rows(path, kept + read_metric_rows(path))
+        earlier.unlink()
+
+
+def _step_of(row: dict) -> float:
+    try:
+        return float(row.get("step") or 0)
+    except ValueError:
+        return 0
+
+
+def _test(trainer, task, datamodule, best):
+    """Test the best checkpoint (or the final weights). Loading a checkpoint, Lightning also
+    loads every callback's state from it, which would rewind this run's history and
+    diagnostics to that checkpoint's step: the run's own states go back afterwards."""
+    states = {callback.state_key: callback.state_dict() for callback in trainer.callbacks}
+    try:
+        return trainer.test(task, datamodule=datamodule, ckpt_path=best or None, verbose=False,
+                            weights_only=True if best else None)
+    finally:
+        for callback in trainer.callbacks:
+            callback.load_state_dict(states[callback.state_key])
+
+
+def _final_metrics(trainer) -> dict:
+    return {name: float(value) for name, value in trainer.callback_metrics.items()
+            if not name.startswith("test/") and not name.endswith("_epoch")}
+
+
+def _collect(summary: dict, run_dir: Path, trainer):
+    """Fill metrics, checkpoints and steps from the trainer; write plots."""
+    from dlrun.callbacks.recorder import diagnostic_series
+    from dlrun.training.history import MetricHistory
+    from dlrun.report.curves import plot_curves, plot_diagnostics
+    from dlrun.training.trainer import find_callback
+
+    if trainer is None:
+        return
+    summary["global_step"], summary["epochs"] = trainer.global_step, trainer.current_epoch
+    summary["best_checkpoint"], summary["last_checkpoint"] = _checkpoint_paths(trainer, run_dir)
+    history = find_callback(trainer, MetricHistory)
+    summary["final"] = summary["final"] or _final_metrics(trainer)
+    for name in history.metric_names():
+        if name.startswith("val/"):
+            summary["best"][name], _ = history.best(name)
+    objective = summary["objective"]["metric"]
+    summary["objective"]["value"], summary["objective"]["step"] = history.best(objective)
+    if trainer.is_global_zero:
+        plot_curves(history, run_dir)
+        plot_diagnostics(diagnostic_series(trainer), run_dir)
+
+
+def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
+    """Train and test one config in `run_dir` (from the checkpoint `resume_from`, if given);
+    return the summary (also in summary.json)."""
+    from dlrun.callbacks.divergence import Diverged
+    from dlrun.sweeps.pruning import Pruned
+    from dlrun.loggers.table import earlier_tracker_runs, finish_loggers
+    from dlrun.config.validate import ConfigError
+    from dlrun.recipe.transfer import CheckpointError
+
+    logging.raiseExceptions = False  # a full disk: no traceback per log line that run.log cannot take
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    summary = new_summary(cfg.name, run_dir, config, cfg.objective)
+    if resume_from is not None:
+        summary["resumed_from"] = str(resume_from)
+        summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs
+    if is_global_zero():  # from the first second: a run killed without a word still leaves a trace
+        write_summary(summary, run_dir)
+    started, holder = time.time(), SimpleNamespace(trainer=None)
+    try:
+        with _appending_metrics(run_dir, resume_from):
+            _fit_and_test(cfg, run_dir, summary, holder, resume_from)
+    except (KeyboardInterrupt, SystemExit):  # SIGTERM (and a first Ctrl+C) end as SIGTERMException
+        summary["status"] = "interrupted"
+    except Diverged as error:
+        summary["status"], summary["error"] = "diverged", str(error)
+        log.error("%s", error)
+    except Pruned as error:  # a sweep's pruner stopped this trial (dlrun.sweeps.pruning)
+        summary["status"], summary["error"] = "pruned", str(error)
+        log.info("%s", error)
+    except ConfigError as error:  # bad data files found while loading (after a download): exit 2 like any config error
+        summary["status"], summary["error"] = "failed", str(error)
+        raise
+    except CheckpointError as error:  # init=checkpoint: a file that cannot be read or does not fit: a bad input too
+        summary["status"], summary["error"] = "failed", str(error)
+        raise ConfigError([str(error)]) from None
+    except Exception as error:  # the summary must say what happened, whatever it was
+        _record_failure(summary, run_dir, error)
+    finally:
+        try:
+            _collect(summary, run_dir, holder.trainer)
+        except Exception as error:
+            log.error("could not collect results: %s", _one_line(error))
+        summary["wall_time_s"] = time.time() - started
+        summary.update(finish_loggers(holder.trainer, summary))  # e.g. the W&B run closed, its id kept in summary.json
+        if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
+            _write_final_summary(summary, run_dir)
+    return summary
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _record_failure(summary: dict, run_dir: Path, error: Exception) -> None:
+    """`error` is one line (console, summary.json); the traceback goes to summary.json's
+    `traceback` and to run.log, never to the console."""
+    from dlrun.base.atomic import is_out_of_space
+
+    summary["status"] = "failed"
+    summary["traceback"] = "".join(traceback.format_exception(error))
+    if is_out_of_space(error):
+        summary["error"] = f"out of disk space in {run_dir}: {_one_line(error)}"
+    else:
+        summary["error"] = _one_line(error)
+    log.error("run failed: %s (traceback in %s)", summary["error"], run_dir / "run.log")
+    try:
+        with open(run_dir / "run.log", "a") as handle:
+            handle.write(summary["traceback"])
+    except OSError:
+        pass
+
+
+def _write_final_summary(summary: dict, run_dir: Path) -> None:
+    """A full disk must not end in a traceback: the previous summary.json (status running)
+    stays, and the console says what could not be written."""
+    from dlrun.base.atomic import OutOfSpace
+
+    try:
+        write_summary(summary, run_dir)
+    except OutOfSpace as error:
+        summary["status"], summary["error"] = "failed", f"out of disk space in {run_dir}: {error}"
+        log.error("%s: summary.json not updated (status %s)", error, summary["status"])

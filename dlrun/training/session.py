@@ -1,0 +1,57 @@
+"""Around one run: validation, the launch plan, the console, the exit status.
+
+Shared by the Hydra entry point (the CLI, single runs and sweeps) and `dlrun.run`. A
+config that asks for several processes is launched from here (dlrun.distributed): the
+ranks never see Hydra or a sweeper, so a trial is one run folder with one config.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from dlrun.config.compose import without_hydra
+from dlrun.training.run_dirs import holding
+from dlrun.config.validate import validate
+
+log = logging.getLogger("dlrun")
+
+
+def _train(cfg: DictConfig, run_dir: Path, plan) -> dict:
+    from dlrun.distributed import plan as modes
+
+    if plan.mode == modes.LAUNCH:
+        from dlrun.distributed.launch import launch_ranks
+
+        return launch_ranks(cfg, run_dir, plan.devices)
+    if plan.mode == modes.RANK:  # SLURM (or torchrun) started this process as one rank
+        from dlrun.distributed.rank import run_rank
+
+        return run_rank(cfg, run_dir)
+    from dlrun.training.runner import execute
+
+    return execute(cfg, run_dir)
+
+
+def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) -> dict:
+    """Validate, print the config, train and test, print the result; return the summary."""
+    from dlrun.training.console import print_header, print_result
+    from dlrun.distributed.plan import plan_launch
+
+    cfg = without_hydra(cfg)
+    validate(cfg)
+    plan = plan_launch(cfg.hardware)
+    cfg = plan.apply(cfg)
+    show_console = show_console and plan.is_rank_zero
+    if show_console:
+        print_header(cfg, run_dir)
+    with holding(run_dir) if plan.is_rank_zero else nullcontext():  # one live owner per run folder
+        summary = _train(cfg, Path(run_dir), plan)
+    if show_console:
+        print_result(summary)
+    if plan.is_rank_zero:
+        log.info("summary: %s", Path(run_dir) / "summary.json")
+    return summary

@@ -1,0 +1,90 @@
+"""summary.json: the run's contract with everything after it (sweeps, reports, tests).
+
+Written when the run takes its folder (status `running`) and again at its end, completed or
+not; `read_summary` is the one reader. A `running` summary whose owner is gone (kill -9, a
+lost node) reads as `crashed`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from dlrun import __version__
+from dlrun.base import atomic
+from dlrun.training.checkpoint_files import as_recorded, recorded_path
+from dlrun.base.ownership import live_owner, read_owner
+
+SUMMARY_FILE = "summary.json"
+STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned", "crashed")
+
+
+def _clean(value):
+    """JSON-safe: NaN/inf become None, tensors become floats."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    return value
+
+
+def new_summary(name: str, run_dir: Path, config: dict, objective: str) -> dict:
+    return {
+        "status": "running",
+        "name": name,
+        "run_dir": str(run_dir),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "dlrun_version": __version__,
+        "objective": {"metric": objective, "value": None},
+        "final": {},
+        "best": {},
+        "test": {},
+        "best_checkpoint": None,
+        "last_checkpoint": None,
+        "global_step": 0,
+        "epochs": 0,
+        "wall_time_s": None,
+        "error": None,
+        "wandb": None,
+        "spec": None,
+        "config": config,
+    }
+
+
+# Files of the run named in the summary: stored relative to the run folder, so a copied or
+# moved folder uses its own; read_summary (and dlrun.run) hand them back absolute.
+FILE_FIELDS = ("best_checkpoint", "last_checkpoint")
+
+
+def write_summary(summary: dict, run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    stored = dict(summary, **{field: as_recorded(run_dir, summary[field]) for field in FILE_FIELDS if summary.get(field)})
+    # atomic: a reader never sees half a summary, a full disk keeps the previous one
+    return atomic.write_text(run_dir / SUMMARY_FILE, json.dumps(_clean(stored), indent=2, sort_keys=False))
+
+
+def with_absolute_paths(summary: dict, run_dir) -> dict:
+    """The summary of the folder where it lies now: run_dir and its files absolute."""
+    run_dir = Path(run_dir).resolve()
+    paths = {field: str(recorded_path(run_dir, summary[field])) for field in FILE_FIELDS if summary.get(field)}
+    return dict(summary, run_dir=str(run_dir), **paths)
+
+
+def read_summary(run_dir) -> dict:
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no {SUMMARY_FILE} (is {run_dir} a dlrun run folder?)")
+    summary = with_absolute_paths(json.loads(path.read_text()), run_dir)
+    if summary.get("status") == "running" and live_owner(run_dir) is None:
+        owner = read_owner(run_dir)
+        who = owner.describe() if owner else "its process"
+        summary["status"] = "crashed"
+        summary["error"] = (f"{who} stopped without a word (killed, or its node was lost); "
+                            f"`dlrun resume {run_dir}` continues from the last checkpoint")
+    return summary
