@@ -120,5 +120,5 @@ class WeightAverage(Callback):
 
 def averaging_callback(cfg, run_dir):
     settings = cfg.callbacks.averaging
-    target = lookup(AVERAGERS, "callbacks.averaging.name", settings.name)
+    target = lookup(AVERAGERS, "callbacks.averaging.name", settings.name).impl
     return None if target is None else load_object(target)(settings[settings.name])

@@ -6,6 +6,9 @@ module does not import torch (validation and `dlrun ls` use it).
 
 A user's own data (a config with `_target_`) is not in the table: dlrun.data.custom loads
 it, and what it is (modality, task) is what its config declares or its arrays show.
+Each dataset declares its knobs once in DATASETS (defaults in conf/data/NAME.yaml; the split
+knobs every dataset takes in conf/data/split/standard.yaml): adding one is its loader module,
+its entry here and its YAML.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from dlrun.base.errors import ConfigError
-from dlrun.base.options import load_object, lookup, unknown_name_message
+from dlrun.base.options import Group, Knob, Option, load_object, lookup, unknown_name_message
+from dlrun.base.rules import BOOLEAN, Rule, integer, number, one_of, text
+from dlrun.data.spec import TASKS
 
 
-@dataclass(frozen=True)
-class DataEntry:
-    loader: str  # "module:function"; function(cfg_data, seed) -> dlrun.data.splits.Splits
+@dataclass(frozen=True, kw_only=True)
+class DataEntry(Option):
+    # impl: "module:function"; function(cfg_data, seed) -> dlrun.data.splits.Splits
     modality: str
     # the tasks this data can pose; with several, data.task picks one (its YAML sets the default)
     tasks: tuple
@@ -36,34 +41,83 @@ class DataEntry:
         return self.modality, cfg_data.get("task") or self.tasks[0]
 
 
-def _generated(loader: str, modality: str, *tasks: str) -> DataEntry:
-    return DataEntry(loader, modality, tasks, "dlrun.data.checks:generated", size="dlrun.data.sizes:generated")
-
-
-def _published_images(check: str, size: str) -> DataEntry:
-    return DataEntry("dlrun.data.images:load", *_IMAGE, check, size=size, official_test=True)
-
-
-_IMAGE = ("image", ("classification",))
-DATASETS: dict[str, DataEntry] = {
-    "digits": DataEntry("dlrun.data.digits:load", *_IMAGE, size="dlrun.data.sizes:digits"),
-    "moons": _generated("dlrun.data.toys:load", "vector", "classification"),
-    "circles": _generated("dlrun.data.toys:load", "vector", "classification"),
-    "blobs": _generated("dlrun.data.toys:load", "vector", "classification"),
-    "copy": _generated("dlrun.data.sequences:load", "tokens", "sequence"),
-    "reverse": _generated("dlrun.data.sequences:load", "tokens", "sequence"),
-    "sort": _generated("dlrun.data.sequences:load", "tokens", "sequence"),
-    "parity": _generated("dlrun.data.sequences:load", "tokens", "classification", "sequence"),
-    "adding": _generated("dlrun.data.sequences:load", "tokens", "regression", "classification"),
-    "brackets": _generated("dlrun.data.sequences:load", "tokens", "classification"),
-    "text": DataEntry("dlrun.data.text:load", "tokens", ("sequence",), "dlrun.data.checks:text", causal=True,
-                      size="dlrun.data.sizes:text"),
-    "table": DataEntry("dlrun.data.table:load", "vector", ("classification", "regression"), "dlrun.data.checks:table",
-                       size="dlrun.data.sizes:table"),
-    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
-    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
-    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10"),
+_CHECKSUMS = Rule(lambda v: v is None or (isinstance(v, dict) and all(
+    isinstance(c, str) and c.partition(":")[0] in ("md5", "sha256") and c.partition(":")[2] for c in v.values())),
+    "null or {FILE: 'sha256:HEX' or 'md5:HEX'}")
+DATA_KNOBS = {
+    "batch_size": Knob(integer(1), "samples per training step"),
+    "val_fraction": Knob(number(0, 1, low_open=True, high_open=True), "fraction of the samples held out for validation"),
+    "test_fraction": Knob(number(0, 1, high_open=True), "fraction held out for testing (not where the data has a test split)"),
+    "num_workers": Knob(integer(0), "DataLoader workers (file-backed data only)"),
+    "task": Knob(one_of(TASKS), "which task the data poses, where it can pose several"),
+    "n_samples": Knob(integer(1), "samples generated"),
+    "noise": Knob(number(0), "standard deviation of the noise"),
+    "factor": Knob(number(0, 1, low_open=True, high_open=True), "inner radius / outer radius"),
+    "centers": Knob(integer(2), "blobs (classes)"),
+    "n_features": Knob(integer(1), "input features"),
+    "length": Knob(integer(2), "sequence length"),
+    "delay": Knob(integer(0), "blank steps between the symbols and the recall cue"),
+    "vocab": Knob(integer(1), "distinct tokens"),
+    "seq_len": Knob(integer(1), "characters per training window"),
+    "path": Knob(text("a file path (data.path=FILE)"), "the file to read"),
+    "target": Knob(text("a column name (data.target=COLUMN)"), "the target column (array) name"),
+    "features": Knob(Rule(lambda v: v is None or (isinstance(v, (list, tuple)) and all(isinstance(n, str) for n in v)),
+                          "null (every column but the target) or a list of column names"),
+                     "feature columns; null: every other column"),
+    "root": Knob(text("a folder path"), "the folder holding the published files"),
+    "in_memory": Knob(BOOLEAN, "preload float tensors (false: DataLoader workers read the files)"),
+    "download": Knob(BOOLEAN, "fetch missing files from data.mirror, checksums verified"),
+    "mirror": Knob(Rule(lambda v: v is None or (isinstance(v, str) and "://" in v), "null or a URL (https://host/folder/)"),
+                   "null: the published location; or a URL folder holding the same files"),
+    "checksums": Knob(_CHECKSUMS, "null: the published checksums; or your own files' checksums"),
 }
+SPLIT_KNOBS = ("batch_size", "val_fraction", "test_fraction", "num_workers")  # conf/data/split/standard.yaml
+_PUBLISHED = ("root", "in_memory", "download", "mirror", "checksums")
+
+
+def _generated(loader: str, modality: str, tasks: tuple, knobs: tuple, meaning: str) -> DataEntry:
+    return DataEntry(impl=loader, modality=modality, tasks=tasks, knobs=knobs, meaning=meaning,
+                     check="dlrun.data.checks:generated", size="dlrun.data.sizes:generated")
+
+
+def _toy(knobs: tuple, meaning: str) -> DataEntry:
+    return _generated("dlrun.data.toys:load", "vector", ("classification",), ("n_samples", "noise") + knobs, meaning)
+
+
+def _sequence(tasks: tuple, knobs: tuple, meaning: str) -> DataEntry:
+    return _generated("dlrun.data.sequences:load", "tokens", tasks, knobs + ("vocab", "n_samples"), meaning)
+
+
+def _published_images(check: str, size: str, meaning: str) -> DataEntry:
+    return DataEntry(impl="dlrun.data.images:load", modality="image", tasks=("classification",), check=check,
+                     size=size, official_test=True, knobs=_PUBLISHED, meaning=meaning)
+
+
+DATASETS: dict[str, DataEntry] = {
+    "digits": DataEntry(impl="dlrun.data.digits:load", modality="image", tasks=("classification",),
+                        size="dlrun.data.sizes:digits", meaning="8x8 handwritten digits shipped with scikit-learn"),
+    "moons": _toy((), "two interleaving half circles"),
+    "circles": _toy(("factor",), "a circle inside a circle"),
+    "blobs": _toy(("centers", "n_features"), "Gaussian blobs"),
+    "copy": _sequence(("sequence",), ("length", "delay"), "recall symbols after a delay"),
+    "reverse": _sequence(("sequence",), ("length",), "output the sequence reversed"),
+    "sort": _sequence(("sequence",), ("length",), "output the sequence sorted"),
+    "parity": _sequence(("classification", "sequence"), ("task", "length"), "parity of the token sum"),
+    "adding": _sequence(("regression", "classification"), ("task", "length"), "sum of the marked values"),
+    "brackets": _sequence(("classification",), ("length",), "is the bracket sequence balanced"),
+    "text": DataEntry(impl="dlrun.data.text:load", modality="tokens", tasks=("sequence",), check="dlrun.data.checks:text",
+                      causal=True, size="dlrun.data.sizes:text", knobs=("path", "seq_len"),
+                      meaning="char-level next-character prediction from a text file"),
+    "table": DataEntry(impl="dlrun.data.table:load", modality="vector", tasks=("classification", "regression"),
+                       check="dlrun.data.checks:table", size="dlrun.data.sizes:table",
+                       knobs=("path", "target", "task", "features"), meaning="a CSV or NPZ table"),
+    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images", "MNIST digits"),
+    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images", "Fashion-MNIST"),
+    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10", "CIFAR-10"),
+}
+
+# an unknown dataset name is reported by data_problems, which also allows a user's _target_
+DATA = Group("data", DATASETS, DATA_KNOBS, common=SPLIT_KNOBS, checks_name=False)
 
 
 def data_entry(name: str) -> DataEntry:
@@ -145,5 +199,5 @@ def require_valid(cfg_data: Mapping) -> None:
 
 
 def load_splits(cfg_data: Mapping, seed: int):
-    loader = "dlrun.data.custom:load" if is_own_data(cfg_data) else data_entry(cfg_data["name"]).loader
+    loader = "dlrun.data.custom:load" if is_own_data(cfg_data) else data_entry(cfg_data["name"]).impl
     return load_object(loader)(cfg_data, seed)

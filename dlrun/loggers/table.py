@@ -8,12 +8,13 @@ A new logger is one entry here, its module and its YAML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 from dlrun.base.errors import ConfigError
-from dlrun.base.options import load_object, unknown_name_message
+from dlrun.base.options import Knob, load_object, unknown_name_message
+from dlrun.base.rules import STRING_MAP, Rule, optional_text, string_list, text
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,38 @@ class LoggerEntry:
     # "module:function"; function(trainer, summary) -> what summary.json keeps of it (or None)
     finish: Optional[str] = None
     package: Optional[str] = None  # what it needs beyond dlrun's dependencies (an optional extra)
+    knobs: Mapping[str, Knob] = field(default_factory=dict)  # its node's knobs (defaults: conf/logger/NAME.yaml)
 
+
+_RUN_NAME = Knob(optional_text("null or a run name"), "null: the run's name (in a sweep: NAME-TRIAL)")
+_GROUP = Knob(optional_text("null or a group name"), "null: in a sweep, the sweep folder's name")
+WANDB_KNOBS = {
+    "project": Knob(text("a W&B project name"), "the W&B project"),
+    "entity": Knob(optional_text("null or a W&B entity"), "null: your default W&B entity"),
+    "name": _RUN_NAME,
+    "group": _GROUP,
+    "tags": Knob(string_list("a list of tag strings, e.g. [baseline, lr-study]"), "the run's tags"),
+    "job_type": Knob(text("a job type, e.g. train"), "W&B's job type"),
+    "mode": Knob(Rule(lambda v: v in (None, "online", "offline", "disabled"),
+                      "null (WANDB_MODE, else online with credentials), online, offline or disabled"),
+                 "online, offline or disabled; null: WANDB_MODE, else online with credentials"),
+}
+MLFLOW_KNOBS = {
+    "tracking_uri": Knob(optional_text("null or a tracking URI"), "null: sqlite:///outputs/mlflow.db; or http://HOST:5000"),
+    "experiment": Knob(text("an MLflow experiment name"), "the experiment the runs belong to (created if missing)"),
+    "name": _RUN_NAME,
+    "group": _GROUP,
+    "tags": Knob(STRING_MAP, "extra run tags"),
+}
 
 LOGGERS: dict[str, LoggerEntry] = {
     "csv": LoggerEntry("dlrun.loggers.csv_logger:csv_logger"),
-    "wandb": LoggerEntry("dlrun.loggers.wandb_logger:wandb_logger", "dlrun.loggers.wandb_logger:finish_wandb"),
+    "wandb": LoggerEntry("dlrun.loggers.wandb_logger:wandb_logger", "dlrun.loggers.wandb_logger:finish_wandb",
+                         knobs=WANDB_KNOBS),
     "tensorboard": LoggerEntry("dlrun.loggers.tensorboard_logger:tensorboard_logger",
                                "dlrun.loggers.tensorboard_logger:finish_tensorboard", package="tensorboard"),
     "mlflow": LoggerEntry("dlrun.loggers.mlflow_logger:mlflow_logger", "dlrun.loggers.mlflow_logger:finish_mlflow",
-                          package="mlflow"),
+                          package="mlflow", knobs=MLFLOW_KNOBS),
 }
 
 

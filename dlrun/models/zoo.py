@@ -3,6 +3,7 @@
 `build_model(cfg_model, spec)` is the one way a model is made. A config with `_target_`
 names the user's own class (or function): it is called with the config's other keys as
 keyword arguments and the DataSpec as `spec=` (`name` is the run's label, not passed).
+Each built-in model declares its knobs once in MODELS (defaults in conf/model/NAME.yaml).
 """
 
 from __future__ import annotations
@@ -10,41 +11,76 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlrun.base.errors import ConfigError
-from dlrun.base.options import load_object, lookup
+from dlrun.base.options import Group, Knob, Option, load_object, lookup
+from dlrun.base.rules import BOOLEAN, Rule, in_range, integer, number, one_of
+from dlrun.models.choices import ACTIVATIONS, NORMS
 
 ALL_TASKS = frozenset({"classification", "regression", "sequence"})
 
 
-@dataclass(frozen=True)
-class ModelEntry:
-    builder: str  # "module:function"; function(cfg_model, spec) -> nn.Module
+@dataclass(frozen=True, kw_only=True)
+class ModelEntry(Option):
+    # impl: "module:function"; function(cfg_model, spec) -> nn.Module
     modalities: frozenset
     tasks: frozenset = ALL_TASKS
+    # [(check(cfg_model), problem)]: knob combinations a single-knob rule cannot see
+    checks: tuple = ()
 
 
 SEQUENCE_INPUTS = frozenset({"tokens", "image"})  # images read one row per step
 PER_SAMPLE_TASKS = frozenset({"classification", "regression"})
+ANY_INPUT = frozenset({"vector", "image", "tokens"})
+
+MODEL_KNOBS = {
+    "width": Knob(integer(1), "hidden units, channels of the first stage, or the model dimension"),
+    "depth": Knob(integer(1), "layers, stages, blocks per stage or residual blocks"),
+    "activation": Knob(one_of(ACTIVATIONS), "the nonlinearity"),
+    "norm": Knob(one_of(NORMS), "normalisation after every layer"),
+    "dropout": Knob(number(0, 1, high_open=True), "dropout probability"),
+    "convs_per_stage": Knob(integer(1), "3x3 convolutions per stage"),
+    "stages": Knob(integer(1), "stages; each doubles the channels and halves the image"),
+    "residual": Knob(BOOLEAN, "skip connections (false: the same network without them)"),
+    "bidirectional": Knob(BOOLEAN, "also read right to left (refused on causal data)"),
+    "heads": Knob(integer(1), "attention heads; width must be divisible by heads"),
+    "mlp_ratio": Knob(number(0, low_open=True), "feed-forward hidden width = mlp_ratio * width"),
+    "positions": Knob(one_of(("learned", "sinusoidal")), "position encoding"),
+    "patch_size": Knob(Rule(lambda v: v == "auto" or in_range(v, 1), "'auto' or an integer >= 1"),
+                       "images: p x p patches; auto picks one giving <= 64 patches"),
+    "kernel_size": Knob(integer(2), "convolution kernel length"),
+}
+_RECURRENT = ("width", "depth", "bidirectional", "norm", "dropout")
+
+
+def _recurrent(meaning: str, *extra: str, checks=()) -> ModelEntry:
+    return ModelEntry(impl="dlrun.models.rnn:build", modalities=SEQUENCE_INPUTS, knobs=_RECURRENT + extra,
+                      meaning=meaning, checks=checks)
+
 
 MODELS: dict[str, ModelEntry] = {
-    "mlp": ModelEntry("dlrun.models.mlp:build", frozenset({"vector", "image", "tokens"})),
-    "cnn": ModelEntry("dlrun.models.cnn:build", frozenset({"image"}), PER_SAMPLE_TASKS),
-    "resnet": ModelEntry("dlrun.models.resnet:build", frozenset({"image"}), PER_SAMPLE_TASKS),
-    "lstm": ModelEntry("dlrun.models.rnn:build", SEQUENCE_INPUTS),
-    "gru": ModelEntry("dlrun.models.rnn:build", SEQUENCE_INPUTS),
-    "rnn": ModelEntry("dlrun.models.rnn:build", SEQUENCE_INPUTS),
-    "transformer": ModelEntry("dlrun.models.transformer:build", frozenset({"vector", "image", "tokens"})),
-    "tcn": ModelEntry("dlrun.models.tcn:build", SEQUENCE_INPUTS),
+    "mlp": ModelEntry(impl="dlrun.models.mlp:build", modalities=ANY_INPUT, meaning="multilayer perceptron",
+                      knobs=("width", "depth", "activation", "norm", "dropout")),
+    "cnn": ModelEntry(impl="dlrun.models.cnn:build", modalities=frozenset({"image"}), tasks=PER_SAMPLE_TASKS,
+                      knobs=("width", "depth", "convs_per_stage", "activation", "norm", "dropout"),
+                      meaning="VGG-style stacks of 3x3 convolutions"),
+    "resnet": ModelEntry(impl="dlrun.models.resnet:build", modalities=frozenset({"image"}), tasks=PER_SAMPLE_TASKS,
+                         knobs=("width", "depth", "stages", "residual", "activation", "norm", "dropout"),
+                         meaning="residual network (residual=false: without the skips)"),
+    "lstm": _recurrent("long short-term memory"),
+    "gru": _recurrent("gated recurrent unit"),
+    "rnn": _recurrent("vanilla recurrent network", "activation", checks=(
+        (lambda m: m["activation"] in ("tanh", "relu"),
+         "model.activation={activation!r}: model=rnn (torch.nn.RNN) allows one of: tanh, relu"),)),
+    "transformer": ModelEntry(
+        impl="dlrun.models.transformer:build", modalities=ANY_INPUT, meaning="transformer encoder",
+        knobs=("width", "depth", "heads", "mlp_ratio", "positions", "patch_size", "activation", "norm", "dropout"),
+        checks=((lambda m: m["width"] % m["heads"] == 0,
+                 "model.width={width} is not divisible by model.heads={heads}: each head gets width / heads features"),)),
+    "tcn": ModelEntry(impl="dlrun.models.tcn:build", modalities=SEQUENCE_INPUTS, meaning="dilated causal convolutions",
+                      knobs=("width", "depth", "kernel_size", "activation", "norm", "dropout")),
 }
 
-# model name -> [(check(cfg_model), problem)]: knob combinations a single-key rule cannot see
-# (dlrun/config/validate.py applies the single-key rules)
-KNOB_CHECKS = {
-    "transformer": [(lambda m: m["width"] % m["heads"] == 0,
-                     "model.width={width} is not divisible by model.heads={heads}: "
-                     "each head gets width / heads features")],
-    "rnn": [(lambda m: m["activation"] in ("tanh", "relu"),
-             "model.activation={activation!r}: model=rnn (torch.nn.RNN) allows one of: tanh, relu")],
-}
+# an unknown model name is reported by validation, which also allows a user's _target_
+MODEL = Group("model", MODELS, MODEL_KNOBS, checks_name=False)
 
 
 # keys of a user's model config that are dlrun's, not the class's
@@ -72,7 +108,7 @@ def knob_problems(cfg_model) -> list:
     """Problems with combinations of a built-in model's knobs (empty for a user's model)."""
     if "_target_" in cfg_model:
         return []
-    return [problem.format(**cfg_model) for check, problem in KNOB_CHECKS.get(cfg_model["name"], [])
+    return [problem.format(**cfg_model) for check, problem in model_entry(cfg_model["name"]).checks
             if not check(cfg_model)]
 
 
@@ -113,4 +149,4 @@ def build_model(cfg_model, spec):
     problem = incompatibility(cfg_model, spec.modality, spec.task, f"({spec.describe()})", spec.causal)
     if problem:  # known only now for data whose spec comes from loading it (a user's own data)
         raise ConfigError([problem])
-    return load_object(model_entry(cfg_model["name"]).builder)(cfg_model, spec)
+    return load_object(model_entry(cfg_model["name"]).impl)(cfg_model, spec)

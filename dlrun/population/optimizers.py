@@ -19,7 +19,7 @@ def member_optimizer(members: list, population) -> tuple:
         for group in parameter_groups(population.members[index], decay):
             groups.append({**arguments, **group})
             owners.append(index)
-    cls = load_object(lookup(OPTIMIZERS, "optimizer", members[0].config["optim"]["name"]).cls)
+    cls = load_object(lookup(OPTIMIZERS, "optimizer", members[0].config["optim"]["name"]).impl)
     return cls(groups), first, owners
 
 

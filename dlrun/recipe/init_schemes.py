@@ -8,13 +8,16 @@ it. Embeddings and norm layers keep PyTorch's init. Then, with `zero_bias`, bias
 zero, and `forget_bias` sets an LSTM's forget gate: a constant, or "chrono" (Tallec &
 Ollivier 2018): b_f = log U(1, chrono_t_max - 1) per unit, b_i = -b_f.
 `init=checkpoint` loads weights instead (dlrun/recipe/transfer.py).
+Each scheme declares its knobs once in INITS (defaults in conf/init/NAME.yaml).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from dlrun.base.options import lookup
+from dlrun.base.options import Group, Knob, Option, load_object, lookup
+from dlrun.base.rules import BOOLEAN, NAMES, Rule, existing_path, integer, is_number, number, one_of
 
 log = logging.getLogger("dlrun")
 
@@ -61,18 +64,6 @@ def _orthogonal(tensor, cfg):
     from torch import nn
 
     nn.init.orthogonal_(tensor, gain=cfg["gain"])
-
-
-# name -> fill(weight, cfg) for one weight matrix; None keeps PyTorch's per-layer default
-FILLS = {
-    "default": None,
-    "normal": _normal,
-    "uniform": _uniform,
-    "xavier": _xavier,
-    "kaiming": _kaiming,
-    "lecun": _lecun,
-    "orthogonal": _orthogonal,
-}
 
 
 def _gate_count(module, parameter_name: str) -> int:
@@ -144,7 +135,8 @@ def reinitialise(model, cfg):
     """Fill weights by the scheme, then biases and the LSTM forget gate."""
     import torch
 
-    fill = FILLS[cfg["name"]]
+    impl = INITS[cfg["name"]].impl
+    fill = load_object(impl) if impl else None
     weights, biases = _weights_and_biases(model)
     with torch.no_grad():
         if fill is not None:
@@ -158,20 +150,58 @@ def reinitialise(model, cfg):
         log.warning("init.forget_bias=%s has no effect: the model has no LSTM layer", cfg["forget_bias"])
 
 
-def from_checkpoint(model, cfg):
-    from dlrun.recipe.transfer import init_from_checkpoint
+@dataclass(frozen=True, kw_only=True)
+class InitOption(Option):
+    # True: impl is fill(weight, cfg) for one weight matrix (None keeps PyTorch's per-layer
+    # default), then the bias knobs apply; False: impl is apply(model, cfg) and does it all
+    fills: bool = True
 
-    init_from_checkpoint(model, cfg)
 
-
-# name -> apply(model, cfg_init); knobs and their defaults live in conf/init/*.yaml
-INITS = {
-    **{name: reinitialise for name in FILLS},
-    "checkpoint": from_checkpoint,
+INIT_KNOBS = {
+    "std": Knob(number(0, low_open=True), "standard deviation of the normal fill"),
+    "a": Knob(number(0, low_open=True), "the uniform fill's bound: U(-a, a)"),
+    "gain": Knob(number(0, low_open=True), "scale of the fill"),
+    "distribution": Knob(one_of(("uniform", "normal")), "the fill's distribution"),
+    "mode": Knob(one_of(("fan_in", "fan_out")), "fan_in keeps forward activations' scale, fan_out the gradients'"),
+    "nonlinearity": Knob(one_of(("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")),
+                         "the nonlinearity whose gain the fill uses"),
+    "negative_slope": Knob(number(0), "leaky_relu's slope (its gain)"),
+    "zero_bias": Knob(BOOLEAN, "set every bias to zero"),
+    "forget_bias": Knob(Rule(lambda v: v is None or v == CHRONO or is_number(v), f"null, a number or {CHRONO!r}"),
+                        "LSTM forget-gate bias: null (leave), a number, or chrono"),
+    "chrono_t_max": Knob(integer(3), "chrono's T_max: about the longest time lag to remember"),
+    "path": Knob(Rule(lambda v: isinstance(v, str) and v != "???" and existing_path(v),
+                      "an existing run folder or .ckpt/.pt file (init=checkpoint needs init.path=...)"),
+                 "a run folder (its best or last checkpoint) or a .ckpt / .pt state_dict file"),
+    "which": Knob(one_of(("best", "last")), "for a run folder: its best or last checkpoint"),
+    "freeze": Knob(NAMES, "module-name patterns whose parameters stay fixed"),
 }
+BIAS_KNOBS = ("zero_bias", "forget_bias", "chrono_t_max")  # conf/init/bias/standard.yaml
+
+
+def _fill(impl, knobs: tuple, meaning: str) -> InitOption:
+    return InitOption(impl=impl and f"dlrun.recipe.init_schemes:{impl}", knobs=knobs + BIAS_KNOBS, meaning=meaning)
+
+
+INITS: dict[str, InitOption] = {
+    "default": _fill(None, (), "PyTorch's per-layer default"),
+    "normal": _fill("_normal", ("std",), "N(0, std)"),
+    "uniform": _fill("_uniform", ("a",), "U(-a, a)"),
+    "xavier": _fill("_xavier", ("distribution", "gain"), "Glorot: variance 2 / (fan_in + fan_out)"),
+    "kaiming": _fill("_kaiming", ("mode", "nonlinearity", "negative_slope", "distribution"),
+                     "He: variance gain^2 / fan"),
+    "lecun": _fill("_lecun", ("distribution",), "variance 1 / fan_in"),
+    "orthogonal": _fill("_orthogonal", ("gain",), "an orthogonal matrix times gain"),
+    "checkpoint": InitOption(impl="dlrun.recipe.transfer:init_from_checkpoint", fills=False,
+                             knobs=("path", "which", "freeze"), meaning="weights from a run or checkpoint"),
+}
+FILLS = tuple(name for name, entry in INITS.items() if entry.fills)
+
+INIT = Group("init", INITS, INIT_KNOBS)
 
 
 def apply_init(model, cfg_init):
     """Re-initialise `model` in place by the named scheme and return it."""
-    lookup(INITS, "init", cfg_init["name"])(model, cfg_init)
+    entry = lookup(INITS, "init", cfg_init["name"])
+    (reinitialise if entry.fills else load_object(entry.impl))(model, cfg_init)
     return model

@@ -1,37 +1,58 @@
 """Optimizer factory over one table, and the gradient-clipping arguments for the Trainer.
 
-Each entry names its torch class, the config knobs it accepts (their defaults live in
-conf/optim/*.yaml, nowhere else) and fixed arguments that make the variant (nesterov).
+Each entry names its torch class, the knobs it passes to it (declared once in OPTIM_KNOBS;
+their defaults live in conf/optim/NAME.yaml, nowhere else) and fixed arguments that make the
+variant (nesterov). Adding an optimizer is one entry here and its YAML.
 Weight decay never touches 1-D parameters (biases, norm weights). Frozen parameters
 (requires_grad False, e.g. a backbone frozen by init=checkpoint) get no optimizer state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from dlrun.base.options import load_object, lookup
+from dlrun.base.options import Constraint, Group, Knob, Option, load_object, lookup
+from dlrun.base.rules import BETAS, BOOLEAN, OFF_OR_POSITIVE, Rule, is_number, number
 
 # keys of an optim config that are not optimizer arguments
 NON_ARGUMENT_KEYS = ("name", "clip")
 
-
-@dataclass(frozen=True)
-class OptimEntry:
-    cls: str
-    knobs: tuple
-    fixed: dict = field(default_factory=dict)
-
-
-OPTIMIZERS: dict[str, OptimEntry] = {
-    "sgd": OptimEntry("torch.optim:SGD", ("lr", "weight_decay")),
-    "momentum": OptimEntry("torch.optim:SGD", ("lr", "momentum", "weight_decay", "dampening"), {"nesterov": False}),
-    "nesterov": OptimEntry("torch.optim:SGD", ("lr", "momentum", "weight_decay"), {"nesterov": True}),
-    "adagrad": OptimEntry("torch.optim:Adagrad", ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
-    "rmsprop": OptimEntry("torch.optim:RMSprop", ("lr", "alpha", "eps", "momentum", "centered", "weight_decay")),
-    "adam": OptimEntry("torch.optim:Adam", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
-    "adamw": OptimEntry("torch.optim:AdamW", ("lr", "betas", "eps", "weight_decay", "amsgrad")),
+OPTIM_KNOBS = {
+    "lr": Knob(number(0, low_open=True), "learning rate (the schedule multiplies it)"),
+    "weight_decay": Knob(number(0), "decay of weight matrices and kernels (never biases or norm weights)"),
+    "momentum": Knob(number(0, 1, high_open=True), "fraction of the previous step kept in the next"),
+    "eps": Knob(number(0, low_open=True), "added to the denominator for numerical stability"),
+    "betas": Knob(BETAS, "decay rates of the first and second moment estimates"),
+    "dampening": Knob(number(0, 1), "fraction of the new gradient left out of the momentum buffer"),
+    "alpha": Knob(number(0, 1, high_open=True), "decay rate of the squared-gradient average"),
+    "lr_decay": Knob(number(0), "lr / (1 + (t - 1) * lr_decay) at step t"),
+    "initial_accumulator_value": Knob(number(0), "starting value of the squared-gradient sum"),
+    "centered": Knob(BOOLEAN, "divide by the gradient's variance estimate instead of its second moment"),
+    "amsgrad": Knob(BOOLEAN, "use the running maximum of the second moment (AMSGrad)"),
+    "clip.norm": Knob(OFF_OR_POSITIVE, "clip the total gradient norm (all parameters together) to this value"),
+    "clip.value": Knob(OFF_OR_POSITIVE, "clip every gradient element to [-value, value]"),
 }
+
+_NESTEROV_NEEDS_MOMENTUM = Constraint(Rule(lambda v: is_number(v.get("momentum", 0)) and v.get("momentum", 0) > 0,
+                                           "momentum > 0 for optim=nesterov"))
+
+OPTIMIZERS: dict[str, Option] = {
+    "sgd": Option(impl="torch.optim:SGD", knobs=("lr", "weight_decay"), meaning="plain stochastic gradient descent"),
+    "momentum": Option(impl="torch.optim:SGD", knobs=("lr", "momentum", "weight_decay", "dampening"),
+                       fixed={"nesterov": False}, meaning="SGD with (heavy-ball) momentum"),
+    "nesterov": Option(impl="torch.optim:SGD", knobs=("lr", "momentum", "weight_decay"), fixed={"nesterov": True},
+                       constraints=(_NESTEROV_NEEDS_MOMENTUM,), meaning="SGD with Nesterov momentum"),
+    "adagrad": Option(impl="torch.optim:Adagrad", knobs=("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
+                      meaning="per-parameter lr from the sum of squared gradients"),
+    "rmsprop": Option(impl="torch.optim:RMSprop", knobs=("lr", "alpha", "eps", "momentum", "centered", "weight_decay"),
+                      meaning="per-parameter lr from a running average of squared gradients"),
+    "adam": Option(impl="torch.optim:Adam", knobs=("lr", "betas", "eps", "weight_decay", "amsgrad"),
+                   meaning="Adam (weight decay added to the gradient)"),
+    "adamw": Option(impl="torch.optim:AdamW", knobs=("lr", "betas", "eps", "weight_decay", "amsgrad"),
+                    meaning="Adam with decoupled weight decay"),
+}
+
+OPTIM = Group("optim", OPTIMIZERS, OPTIM_KNOBS, common=("clip.norm", "clip.value"), constraints=(
+    Constraint(Rule(lambda v: v.get("norm") is None or v.get("value") is None,
+                    "at most one of optim.clip.norm and optim.clip.value set (null = off)"), where="clip"),))
 
 
 def optimizer_arguments(cfg_optim) -> dict:
@@ -60,7 +81,7 @@ def parameter_groups(model, weight_decay: float) -> list:
 
 def build_optimizer(cfg_optim, model):
     arguments = optimizer_arguments(cfg_optim)
-    cls = load_object(lookup(OPTIMIZERS, "optimizer", cfg_optim["name"]).cls)
+    cls = load_object(lookup(OPTIMIZERS, "optimizer", cfg_optim["name"]).impl)
     groups = parameter_groups(model, arguments.pop("weight_decay", 0.0))
     return cls(groups, **arguments)
 

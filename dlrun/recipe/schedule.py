@@ -6,15 +6,20 @@ is in those units. Formula schedules are multipliers of the base lr, factor(cfg,
 with t counted from the end of the warmup and horizon the scheduler steps left after it;
 the run's total comes from the trainer, never from the config. A linear warmup,
 lr * (t + 1) / warmup_steps, goes in front of any schedule, plateau included.
+Each schedule declares its knobs once in SCHEDULES (defaults in conf/schedule/NAME.yaml):
+adding one is a formula (or a builder) here, its entry and its YAML.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
+from dataclasses import dataclass
 
-from dlrun.recipe.metrics import direction
-from dlrun.base.options import lookup
+from dlrun.base.options import Constraint, Group, Knob, Option, load_object, lookup
+from dlrun.base.rules import MILESTONES, Rule, integer, number, one_of
+from dlrun.recipe.metrics import all_metric_names, direction
 
 
 def constant(cfg, t, horizon):
@@ -60,29 +65,25 @@ def one_cycle(cfg, t, horizon):
     return _cosine_between(1.0, start / cfg["final_div_factor"], (t - peak) / max(1.0, horizon - peak))
 
 
-# name -> factor(cfg, t, horizon): the lr multiplier after warmup
-FORMULAS = {
-    "constant": constant,
-    "step": step,
-    "multistep": multistep,
-    "exponential": exponential,
-    "inverse_time": inverse_time,
-    "inverse_sqrt": inverse_sqrt,
-    "cosine": cosine,
-    "one_cycle": one_cycle,
-}
-
-
 def lr_factor(cfg_schedule, t: int, total: int) -> float:
     """Multiplier of the base lr at scheduler step `t` (0-based) of `total`, warmup included."""
     warmup = cfg_schedule["warmup_steps"]
     if t < warmup:
         return (t + 1) / warmup
-    formula = lookup(FORMULAS, "schedule", cfg_schedule["name"])
+    formula = _factor_function(cfg_schedule["name"])
     return formula(cfg_schedule, t - warmup, max(1, total - warmup))
 
 
-def _formula_schedulers(cfg_schedule, optimizer, total: int) -> list:
+@functools.lru_cache(maxsize=None)
+def _factor_function(name: str):
+    """The factor function of a formula schedule (resolved once: lr_factor runs every step)."""
+    entry = lookup(SCHEDULES, "schedule", name)
+    if not entry.formula:
+        raise ValueError(f"schedule={name} has no formula of t: it reacts to a metric")
+    return load_object(entry.impl)
+
+
+def formula_schedulers(cfg_schedule, optimizer, total: int) -> list:
     from omegaconf import DictConfig, OmegaConf
     from torch.optim.lr_scheduler import LambdaLR
 
@@ -94,7 +95,7 @@ def _formula_schedulers(cfg_schedule, optimizer, total: int) -> list:
     return [{"scheduler": scheduler, "interval": plain["interval"], "frequency": 1}]
 
 
-def _plateau_schedulers(cfg_schedule, optimizer, total: int) -> list:
+def plateau_schedulers(cfg_schedule, optimizer, total: int) -> list:
     """ReduceLROnPlateau on the monitored metric; Lightning passes the metric because the
     dict names it. The warmup is torch's LinearLR: it scales the current lr by ratios, so a
     reduction the plateau makes during warmup survives it."""
@@ -114,13 +115,6 @@ def _plateau_schedulers(cfg_schedule, optimizer, total: int) -> list:
     return schedulers
 
 
-# name -> builder(cfg, optimizer, total scheduler steps) -> [Lightning lr_scheduler dict]
-SCHEDULES = {
-    **{name: _formula_schedulers for name in FORMULAS},
-    "plateau": _plateau_schedulers,  # reacts to a metric, not a formula of t
-}
-
-
 def scheduler_steps(trainer, interval: str) -> int:
     """How many times the scheduler will step in this run, from the trainer's own limits
     (max_epochs, max_steps, limit_train_batches, gradient accumulation)."""
@@ -133,4 +127,60 @@ def scheduler_steps(trainer, interval: str) -> int:
 
 def build_scheduler(cfg_schedule, optimizer, total: int) -> list:
     """Lightning lr_scheduler dicts for the optimizer; `total` counts scheduler steps."""
-    return lookup(SCHEDULES, "schedule", cfg_schedule["name"])(cfg_schedule, optimizer, total)
+    entry = lookup(SCHEDULES, "schedule", cfg_schedule["name"])
+    build = formula_schedulers if entry.formula else load_object(entry.impl)
+    return build(cfg_schedule, optimizer, total)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleOption(Option):
+    # True: impl is factor(cfg, t, horizon), the lr multiplier after warmup; False: impl is
+    # builder(cfg, optimizer, total scheduler steps) -> [Lightning lr_scheduler dict]
+    formula: bool = True
+
+
+def _formula_option(impl: str, knobs: tuple, meaning: str) -> ScheduleOption:
+    return ScheduleOption(impl=f"dlrun.recipe.schedule:{impl}", knobs=knobs, meaning=meaning)
+
+
+SCHEDULE_KNOBS = {
+    "interval": Knob(one_of(("step", "epoch")), "step the scheduler every optimizer step or every epoch"),
+    "warmup_steps": Knob(integer(0), "linear warmup: lr * (t + 1) / warmup_steps for t < warmup_steps"),
+    "step_size": Knob(integer(1), "scheduler steps between two multiplications by gamma"),
+    "gamma": Knob(number(0, low_open=True), "the multiplier (step, multistep) or per-step decay (exponential)"),
+    "milestones": Knob(MILESTONES, "scheduler steps at which the lr is multiplied by gamma"),
+    "decay": Knob(number(0), "1 / (1 + decay * t)"),
+    "tau": Knob(number(0, low_open=True), "1 / sqrt(1 + t / tau)"),
+    "min_lr_ratio": Knob(number(0, 1), "the last lr as a fraction of the base lr"),
+    "pct_start": Knob(number(0, 1, low_open=True, high_open=True), "fraction of the run spent raising the lr"),
+    "div_factor": Knob(number(1), "the starting lr is lr / div_factor"),
+    "final_div_factor": Knob(number(1), "the last lr is lr / (div_factor * final_div_factor)"),
+    "monitor": Knob(one_of(name for name in all_metric_names() if not name.startswith("test/")),
+                    "the metric whose stalling divides the lr"),
+    "factor": Knob(number(0, 1, low_open=True, high_open=True), "the lr is multiplied by this on a plateau"),
+    "patience": Knob(integer(0), "validations without improvement before a reduction"),
+    "threshold": Knob(number(0), "relative improvement that counts as one"),
+    "cooldown": Knob(integer(0), "validations to wait after a reduction"),
+    "min_lr": Knob(number(0), "the lr never goes below this"),
+}
+
+SCHEDULES: dict[str, ScheduleOption] = {
+    "constant": _formula_option("constant", (), "the base lr throughout"),
+    "step": _formula_option("step", ("step_size", "gamma"), "multiply by gamma every step_size steps"),
+    "multistep": _formula_option("multistep", ("milestones", "gamma"), "multiply by gamma at each milestone"),
+    "exponential": _formula_option("exponential", ("gamma",), "multiply by gamma every step"),
+    "inverse_time": _formula_option("inverse_time", ("decay",), "1 / t decay"),
+    "inverse_sqrt": _formula_option("inverse_sqrt", ("tau",), "1 / sqrt(t) decay"),
+    "cosine": _formula_option("cosine", ("min_lr_ratio",), "half a cosine down to min_lr_ratio * lr"),
+    "one_cycle": _formula_option("one_cycle", ("pct_start", "div_factor", "final_div_factor"), "up, then down (Smith's 1cycle)"),
+    # reacts to a metric, not a formula of t
+    "plateau": ScheduleOption(
+        impl="dlrun.recipe.schedule:plateau_schedulers", formula=False,
+        knobs=("monitor", "factor", "patience", "threshold", "cooldown", "min_lr"),
+        meaning="divide the lr when the monitored metric stalls",
+        constraints=(Constraint(Rule(lambda v: v.get("interval") == "epoch",
+                                     "interval=epoch for schedule=plateau (its metric changes once per validation)")),)),
+}
+FORMULAS = tuple(name for name, entry in SCHEDULES.items() if entry.formula)
+
+SCHEDULE = Group("schedule", SCHEDULES, SCHEDULE_KNOBS, common=("interval", "warmup_steps"))
