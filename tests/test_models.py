@@ -19,7 +19,6 @@ from dlrun.recipe.init_schemes import apply_init
 from dlrun.models.choices import ACTIVATIONS, NORMS
 from dlrun.models.zoo import MODELS, build_model, incompatibility
 from dlrun.models.stems import MAX_AUTO_PATCHES, auto_patch_size
-from dlrun.base.paths import config_dir
 from dlrun.config.validate import ConfigError, validate
 
 SPECS = {
@@ -65,17 +64,6 @@ def expected_shape(spec, n=4):
 
 
 PAIRS = [(model, spec) for model in MODELS for spec in SPECS]
-
-
-def test_every_model_has_a_config_with_the_common_knobs():
-    files = {path.stem for path in (config_dir() / "model").glob("*.yaml")}
-    assert files == set(MODELS)
-    for name in MODELS:
-        cfg = composed_model(name)
-        assert cfg.name == name
-        assert {"width", "depth", "dropout", "norm"} <= set(cfg), name
-        first_line = (config_dir() / "model" / f"{name}.yaml").read_text().splitlines()[0]
-        assert first_line.startswith("# ") and len(first_line) > 20, name
 
 
 @pytest.mark.parametrize("name, spec_name", PAIRS)
