@@ -23,8 +23,7 @@ ASGD_KNOBS = '''\
     "t0": Knob(number(0), "ASGD starts averaging at this step"),
 '''
 ASGD_ENTRY = '''\
-    "asgd": Option(impl="torch.optim:ASGD", knobs=("lr", "lambd", "alpha", "t0", "weight_decay"),
-                   meaning="averaged SGD"),
+    "asgd": Option(impl="torch.optim:ASGD", knobs=("lr", "lambd", "alpha", "t0", "weight_decay")),
 '''
 ASGD_YAML = """\
 # ASGD: SGD with iterate averaging (added by tests/test_adding_options.py)
@@ -59,7 +58,7 @@ def load(cfg_data, seed):
 '''
 HALVES_ENTRY = '''\
     "halves": DataEntry(impl="dlrun.data.halves:load", modality="vector", tasks=("classification",),
-                        knobs=("n_samples", "n_features"), meaning="two half-spaces (linearly separable)"),
+                        knobs=("n_samples", "n_features")),
 '''
 HALVES_YAML = """\
 # Two half-spaces: points on either side of a random hyperplane (added by tests/test_adding_options.py)

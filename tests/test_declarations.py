@@ -111,3 +111,20 @@ def test_a_broken_declared_rule_is_what_validation_reports():
     with pytest.raises(ConfigError) as refused:
         validate(compose(["optim=momentum", "optim.momentum=1.5"]))
     assert refused.value.problems == [f"optim.momentum=1.5: expected {knob.rule.allowed}"]
+
+
+def test_ls_group_option_shows_each_knobs_default_rule_and_meaning_without_torch(cli, tmp_path):
+    from conftest import heavy_imports_after
+
+    result = cli("ls", "optim", "momentum")
+    assert result.returncode == 0, result.output
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+            for line in result.stdout.splitlines() if line.count("│") >= 5}
+    momentum = GROUPS["optim"].knobs["momentum"]
+    assert rows["optim.momentum"] == ["0.9", momentum.rule.allowed, momentum.meaning]
+    assert set(rows) == {f"optim.{knob}" for knob in GROUPS["optim"].knobs_of("momentum")}
+    assert "lr, momentum, weight_decay, dampening" in cli("ls", "optim").stdout
+    refused = cli("ls", "optim", "lion")
+    assert refused.returncode == 2 and "unknown optim 'lion'" in refused.stderr
+    heavy, codes, stderr = heavy_imports_after([["ls", "optim", "momentum"], ["ls", "hardware", "ddp"]], tmp_path)
+    assert heavy == [] and codes == [0, 0], stderr

@@ -35,9 +35,9 @@ class Constraint:
 
 @dataclass(frozen=True, kw_only=True)
 class Option:
+    """One named choice. What it is, in one line, is its YAML's first comment (`dlrun ls`)."""
     impl: Optional[str]  # "package.module:attribute"; None: nothing to build (a no-op choice)
     knobs: tuple = ()  # names in its group's knob table (besides the group's common knobs)
-    meaning: str = ""
     fixed: Mapping = field(default_factory=dict)  # arguments that make the variant, not knobs
     constraints: tuple = ()  # Constraint, over this option's node
 

@@ -9,9 +9,9 @@ from dlrun.base.rules import BOOLEAN, Rule, integer, is_number, number, one_of
 
 # name -> its class; an averager's knobs are the CALLBACK_KNOBS under averaging.NAME
 AVERAGERS = {
-    "none": Option(impl=None, meaning="no averaging"),
-    "ema": Option(impl="dlrun.callbacks.ema:ExponentialMovingAverage", meaning="exponential moving average of the weights"),
-    "swa": Option(impl="dlrun.callbacks.swa:StochasticWeightAverage", meaning="stochastic weight averaging"),
+    "none": Option(impl=None),
+    "ema": Option(impl="dlrun.callbacks.ema:ExponentialMovingAverage"),
+    "swa": Option(impl="dlrun.callbacks.swa:StochasticWeightAverage"),
 }
 
 # {dotted key under `callbacks`: Knob}

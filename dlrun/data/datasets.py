@@ -75,45 +75,44 @@ SPLIT_KNOBS = ("batch_size", "val_fraction", "test_fraction", "num_workers")  # 
 _PUBLISHED = ("root", "in_memory", "download", "mirror", "checksums")
 
 
-def _generated(loader: str, modality: str, tasks: tuple, knobs: tuple, meaning: str) -> DataEntry:
-    return DataEntry(impl=loader, modality=modality, tasks=tasks, knobs=knobs, meaning=meaning,
+def _generated(loader: str, modality: str, tasks: tuple, knobs: tuple) -> DataEntry:
+    return DataEntry(impl=loader, modality=modality, tasks=tasks, knobs=knobs,
                      check="dlrun.data.checks:generated", size="dlrun.data.sizes:generated")
 
 
-def _toy(knobs: tuple, meaning: str) -> DataEntry:
-    return _generated("dlrun.data.toys:load", "vector", ("classification",), ("n_samples", "noise") + knobs, meaning)
+def _toy(*knobs: str) -> DataEntry:
+    return _generated("dlrun.data.toys:load", "vector", ("classification",), ("n_samples", "noise") + knobs)
 
 
-def _sequence(tasks: tuple, knobs: tuple, meaning: str) -> DataEntry:
-    return _generated("dlrun.data.sequences:load", "tokens", tasks, knobs + ("vocab", "n_samples"), meaning)
+def _sequence(tasks: tuple, *knobs: str) -> DataEntry:
+    return _generated("dlrun.data.sequences:load", "tokens", tasks, knobs + ("vocab", "n_samples"))
 
 
-def _published_images(check: str, size: str, meaning: str) -> DataEntry:
+def _published_images(check: str, size: str) -> DataEntry:
     return DataEntry(impl="dlrun.data.images:load", modality="image", tasks=("classification",), check=check,
-                     size=size, official_test=True, knobs=_PUBLISHED, meaning=meaning)
+                     size=size, official_test=True, knobs=_PUBLISHED)
 
 
 DATASETS: dict[str, DataEntry] = {
     "digits": DataEntry(impl="dlrun.data.digits:load", modality="image", tasks=("classification",),
-                        size="dlrun.data.sizes:digits", meaning="8x8 handwritten digits shipped with scikit-learn"),
-    "moons": _toy((), "two interleaving half circles"),
-    "circles": _toy(("factor",), "a circle inside a circle"),
-    "blobs": _toy(("centers", "n_features"), "Gaussian blobs"),
-    "copy": _sequence(("sequence",), ("length", "delay"), "recall symbols after a delay"),
-    "reverse": _sequence(("sequence",), ("length",), "output the sequence reversed"),
-    "sort": _sequence(("sequence",), ("length",), "output the sequence sorted"),
-    "parity": _sequence(("classification", "sequence"), ("task", "length"), "parity of the token sum"),
-    "adding": _sequence(("regression", "classification"), ("task", "length"), "sum of the marked values"),
-    "brackets": _sequence(("classification",), ("length",), "is the bracket sequence balanced"),
+                        size="dlrun.data.sizes:digits"),
+    "moons": _toy(),
+    "circles": _toy("factor"),
+    "blobs": _toy("centers", "n_features"),
+    "copy": _sequence(("sequence",), "length", "delay"),
+    "reverse": _sequence(("sequence",), "length"),
+    "sort": _sequence(("sequence",), "length"),
+    "parity": _sequence(("classification", "sequence"), "task", "length"),
+    "adding": _sequence(("regression", "classification"), "task", "length"),
+    "brackets": _sequence(("classification",), "length"),
     "text": DataEntry(impl="dlrun.data.text:load", modality="tokens", tasks=("sequence",), check="dlrun.data.checks:text",
-                      causal=True, size="dlrun.data.sizes:text", knobs=("path", "seq_len"),
-                      meaning="char-level next-character prediction from a text file"),
+                      causal=True, size="dlrun.data.sizes:text", knobs=("path", "seq_len")),
     "table": DataEntry(impl="dlrun.data.table:load", modality="vector", tasks=("classification", "regression"),
                        check="dlrun.data.checks:table", size="dlrun.data.sizes:table",
-                       knobs=("path", "target", "task", "features"), meaning="a CSV or NPZ table"),
-    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images", "MNIST digits"),
-    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images", "Fashion-MNIST"),
-    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10", "CIFAR-10"),
+                       knobs=("path", "target", "task", "features")),
+    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
+    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
+    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10"),
 }
 
 # an unknown dataset name is reported by data_problems, which also allows a user's _target_

@@ -51,31 +51,29 @@ MODEL_KNOBS = {
 _RECURRENT = ("width", "depth", "bidirectional", "norm", "dropout")
 
 
-def _recurrent(meaning: str, *extra: str, checks=()) -> ModelEntry:
+def _recurrent(*extra: str, checks=()) -> ModelEntry:
     return ModelEntry(impl="dlrun.models.rnn:build", modalities=SEQUENCE_INPUTS, knobs=_RECURRENT + extra,
-                      meaning=meaning, checks=checks)
+                      checks=checks)
 
 
 MODELS: dict[str, ModelEntry] = {
-    "mlp": ModelEntry(impl="dlrun.models.mlp:build", modalities=ANY_INPUT, meaning="multilayer perceptron",
+    "mlp": ModelEntry(impl="dlrun.models.mlp:build", modalities=ANY_INPUT,
                       knobs=("width", "depth", "activation", "norm", "dropout")),
     "cnn": ModelEntry(impl="dlrun.models.cnn:build", modalities=frozenset({"image"}), tasks=PER_SAMPLE_TASKS,
-                      knobs=("width", "depth", "convs_per_stage", "activation", "norm", "dropout"),
-                      meaning="VGG-style stacks of 3x3 convolutions"),
+                      knobs=("width", "depth", "convs_per_stage", "activation", "norm", "dropout")),
     "resnet": ModelEntry(impl="dlrun.models.resnet:build", modalities=frozenset({"image"}), tasks=PER_SAMPLE_TASKS,
-                         knobs=("width", "depth", "stages", "residual", "activation", "norm", "dropout"),
-                         meaning="residual network (residual=false: without the skips)"),
-    "lstm": _recurrent("long short-term memory"),
-    "gru": _recurrent("gated recurrent unit"),
-    "rnn": _recurrent("vanilla recurrent network", "activation", checks=(
+                         knobs=("width", "depth", "stages", "residual", "activation", "norm", "dropout")),
+    "lstm": _recurrent(),
+    "gru": _recurrent(),
+    "rnn": _recurrent("activation", checks=(
         (lambda m: m["activation"] in ("tanh", "relu"),
          "model.activation={activation!r}: model=rnn (torch.nn.RNN) allows one of: tanh, relu"),)),
     "transformer": ModelEntry(
-        impl="dlrun.models.transformer:build", modalities=ANY_INPUT, meaning="transformer encoder",
+        impl="dlrun.models.transformer:build", modalities=ANY_INPUT,
         knobs=("width", "depth", "heads", "mlp_ratio", "positions", "patch_size", "activation", "norm", "dropout"),
         checks=((lambda m: m["width"] % m["heads"] == 0,
                  "model.width={width} is not divisible by model.heads={heads}: each head gets width / heads features"),)),
-    "tcn": ModelEntry(impl="dlrun.models.tcn:build", modalities=SEQUENCE_INPUTS, meaning="dilated causal convolutions",
+    "tcn": ModelEntry(impl="dlrun.models.tcn:build", modalities=SEQUENCE_INPUTS,
                       knobs=("width", "depth", "kernel_size", "activation", "norm", "dropout")),
 }
 

@@ -179,21 +179,20 @@ INIT_KNOBS = {
 BIAS_KNOBS = ("zero_bias", "forget_bias", "chrono_t_max")  # conf/init/bias/standard.yaml
 
 
-def _fill(impl, knobs: tuple, meaning: str) -> InitOption:
-    return InitOption(impl=impl and f"dlrun.recipe.init_schemes:{impl}", knobs=knobs + BIAS_KNOBS, meaning=meaning)
+def _fill(impl, *knobs: str) -> InitOption:
+    return InitOption(impl=impl and f"dlrun.recipe.init_schemes:{impl}", knobs=knobs + BIAS_KNOBS)
 
 
 INITS: dict[str, InitOption] = {
-    "default": _fill(None, (), "PyTorch's per-layer default"),
-    "normal": _fill("_normal", ("std",), "N(0, std)"),
-    "uniform": _fill("_uniform", ("a",), "U(-a, a)"),
-    "xavier": _fill("_xavier", ("distribution", "gain"), "Glorot: variance 2 / (fan_in + fan_out)"),
-    "kaiming": _fill("_kaiming", ("mode", "nonlinearity", "negative_slope", "distribution"),
-                     "He: variance gain^2 / fan"),
-    "lecun": _fill("_lecun", ("distribution",), "variance 1 / fan_in"),
-    "orthogonal": _fill("_orthogonal", ("gain",), "an orthogonal matrix times gain"),
+    "default": _fill(None),
+    "normal": _fill("_normal", "std"),
+    "uniform": _fill("_uniform", "a"),
+    "xavier": _fill("_xavier", "distribution", "gain"),
+    "kaiming": _fill("_kaiming", "mode", "nonlinearity", "negative_slope", "distribution"),
+    "lecun": _fill("_lecun", "distribution"),
+    "orthogonal": _fill("_orthogonal", "gain"),
     "checkpoint": InitOption(impl="dlrun.recipe.transfer:init_from_checkpoint", fills=False,
-                             knobs=("path", "which", "freeze"), meaning="weights from a run or checkpoint"),
+                             knobs=("path", "which", "freeze")),
 }
 FILLS = tuple(name for name, entry in INITS.items() if entry.fills)
 

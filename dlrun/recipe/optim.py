@@ -35,19 +35,15 @@ _NESTEROV_NEEDS_MOMENTUM = Constraint(Rule(lambda v: is_number(v.get("momentum",
                                            "momentum > 0 for optim=nesterov"))
 
 OPTIMIZERS: dict[str, Option] = {
-    "sgd": Option(impl="torch.optim:SGD", knobs=("lr", "weight_decay"), meaning="plain stochastic gradient descent"),
+    "sgd": Option(impl="torch.optim:SGD", knobs=("lr", "weight_decay")),
     "momentum": Option(impl="torch.optim:SGD", knobs=("lr", "momentum", "weight_decay", "dampening"),
-                       fixed={"nesterov": False}, meaning="SGD with (heavy-ball) momentum"),
+                       fixed={"nesterov": False}),
     "nesterov": Option(impl="torch.optim:SGD", knobs=("lr", "momentum", "weight_decay"), fixed={"nesterov": True},
-                       constraints=(_NESTEROV_NEEDS_MOMENTUM,), meaning="SGD with Nesterov momentum"),
-    "adagrad": Option(impl="torch.optim:Adagrad", knobs=("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
-                      meaning="per-parameter lr from the sum of squared gradients"),
-    "rmsprop": Option(impl="torch.optim:RMSprop", knobs=("lr", "alpha", "eps", "momentum", "centered", "weight_decay"),
-                      meaning="per-parameter lr from a running average of squared gradients"),
-    "adam": Option(impl="torch.optim:Adam", knobs=("lr", "betas", "eps", "weight_decay", "amsgrad"),
-                   meaning="Adam (weight decay added to the gradient)"),
-    "adamw": Option(impl="torch.optim:AdamW", knobs=("lr", "betas", "eps", "weight_decay", "amsgrad"),
-                    meaning="Adam with decoupled weight decay"),
+                       constraints=(_NESTEROV_NEEDS_MOMENTUM,)),
+    "adagrad": Option(impl="torch.optim:Adagrad", knobs=("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")),
+    "rmsprop": Option(impl="torch.optim:RMSprop", knobs=("lr", "alpha", "eps", "momentum", "centered", "weight_decay")),
+    "adam": Option(impl="torch.optim:Adam", knobs=("lr", "betas", "eps", "weight_decay", "amsgrad")),
+    "adamw": Option(impl="torch.optim:AdamW", knobs=("lr", "betas", "eps", "weight_decay", "amsgrad")),
 }
 
 OPTIM = Group("optim", OPTIMIZERS, OPTIM_KNOBS, common=("clip.norm", "clip.value"), constraints=(

@@ -139,8 +139,8 @@ class ScheduleOption(Option):
     formula: bool = True
 
 
-def _formula_option(impl: str, knobs: tuple, meaning: str) -> ScheduleOption:
-    return ScheduleOption(impl=f"dlrun.recipe.schedule:{impl}", knobs=knobs, meaning=meaning)
+def _formula_option(impl: str, *knobs: str) -> ScheduleOption:
+    return ScheduleOption(impl=f"dlrun.recipe.schedule:{impl}", knobs=knobs)
 
 
 SCHEDULE_KNOBS = {
@@ -165,19 +165,18 @@ SCHEDULE_KNOBS = {
 }
 
 SCHEDULES: dict[str, ScheduleOption] = {
-    "constant": _formula_option("constant", (), "the base lr throughout"),
-    "step": _formula_option("step", ("step_size", "gamma"), "multiply by gamma every step_size steps"),
-    "multistep": _formula_option("multistep", ("milestones", "gamma"), "multiply by gamma at each milestone"),
-    "exponential": _formula_option("exponential", ("gamma",), "multiply by gamma every step"),
-    "inverse_time": _formula_option("inverse_time", ("decay",), "1 / t decay"),
-    "inverse_sqrt": _formula_option("inverse_sqrt", ("tau",), "1 / sqrt(t) decay"),
-    "cosine": _formula_option("cosine", ("min_lr_ratio",), "half a cosine down to min_lr_ratio * lr"),
-    "one_cycle": _formula_option("one_cycle", ("pct_start", "div_factor", "final_div_factor"), "up, then down (Smith's 1cycle)"),
+    "constant": _formula_option("constant"),
+    "step": _formula_option("step", "step_size", "gamma"),
+    "multistep": _formula_option("multistep", "milestones", "gamma"),
+    "exponential": _formula_option("exponential", "gamma"),
+    "inverse_time": _formula_option("inverse_time", "decay"),
+    "inverse_sqrt": _formula_option("inverse_sqrt", "tau"),
+    "cosine": _formula_option("cosine", "min_lr_ratio"),
+    "one_cycle": _formula_option("one_cycle", "pct_start", "div_factor", "final_div_factor"),
     # reacts to a metric, not a formula of t
     "plateau": ScheduleOption(
         impl="dlrun.recipe.schedule:plateau_schedulers", formula=False,
         knobs=("monitor", "factor", "patience", "threshold", "cooldown", "min_lr"),
-        meaning="divide the lr when the monitored metric stalls",
         constraints=(Constraint(Rule(lambda v: v.get("interval") == "epoch",
                                      "interval=epoch for schedule=plateau (its metric changes once per validation)")),)),
 }

@@ -1,19 +1,24 @@
-"""`dlrun ls [GROUP] [--config-dir DIR] [-cp PATH] [-cn NAME]`: the config groups, their
-options (yours from --config-dir marked) and each option's first comment line."""
+"""`dlrun ls [GROUP [OPTION]] [--config-dir DIR] [-cp PATH] [-cn NAME]`: the config groups,
+their options (yours from --config-dir marked), each option's first comment line and the
+knobs it takes; with OPTION, each knob's default, what it allows and what it does (from the
+knobs' declarations)."""
 
 from __future__ import annotations
 
 import sys
 
-from dlrun.config.command_line import read_command_line
 from dlrun.base.errors import ConfigError
+from dlrun.config.command_line import read_command_line
 
 
 def _table(catalogue: dict, defaults: dict, wanted, user_folders):
     from rich.table import Table
 
+    from dlrun.config.catalogue import option_knobs
+
     table = Table(show_header=True, header_style="bold")
-    for column in ("group", "option", "description") + (("from",) if user_folders else ()):
+    columns = ("group", "option", "description") + (("knobs",) if wanted else ()) + (("from",) if user_folders else ())
+    for column in columns:
         table.add_column(column)
     for group, options in catalogue.items():
         if wanted and group != wanted:
@@ -21,13 +26,37 @@ def _table(catalogue: dict, defaults: dict, wanted, user_folders):
         for option, (text, folder) in options.items():
             marker = " (default)" if defaults.get(group) == option else ""
             origin = str(folder) if folder in user_folders else "dlrun"
-            table.add_row(group, option + marker, text, *([origin] if user_folders else []))
+            knobs = [", ".join(option_knobs(group, option))] if wanted else []
+            table.add_row(group, option + marker, text, *knobs, *([origin] if user_folders else []))
     return table
+
+
+def _knob_table(line, group: str, option: str):
+    """The option's knobs: the composed defaults beside their declarations."""
+    from omegaconf import OmegaConf
+    from rich.table import Table
+
+    from dlrun.config.catalogue import knob_rows
+    from dlrun.config.compose import compose
+
+    cfg = OmegaConf.to_container(compose([f"{group}={option}"], source=line.source), resolve=True)
+    table = Table(show_header=True, header_style="bold")
+    for column in ("knob", "default", "allowed", "meaning"):
+        table.add_column(column)
+    for key, default, allowed, meaning in knob_rows(group, cfg):
+        table.add_row(key, "null" if default is None else str(default), allowed, meaning)
+    return table
+
+
+def _refused(problem: str) -> int:
+    print("dlrun: config error:\n  " + problem, file=sys.stderr)
+    return 2
 
 
 def main(args) -> int:
     from rich.console import Console
 
+    from dlrun.base.options import unknown_name_message
     from dlrun.config.catalogue import default_choices, sourced_groups
 
     try:
@@ -35,16 +64,19 @@ def main(args) -> int:
         problems = line.source.problems()
         if problems:
             raise ConfigError(problems)
+        folders = line.source.folders()
+        catalogue = sourced_groups(folders)
+        wanted, option = (line.overrides + [None, None])[:2]
+        if wanted and wanted not in catalogue:
+            return _refused(f"ls {wanted}: no such group; groups: {', '.join(catalogue)}")
+        if option and option not in catalogue[wanted]:
+            return _refused(f"ls {wanted} {option}: {unknown_name_message(wanted, option, catalogue[wanted])}")
+        console = Console(width=200 if not sys.stdout.isatty() else None)
+        if option:
+            console.print(_knob_table(line, wanted, option))
+            return 0
     except ConfigError as error:
-        print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-        return 2
-    folders = line.source.folders()
-    catalogue = sourced_groups(folders)
-    wanted = line.overrides[0] if line.overrides else None
-    if wanted and wanted not in catalogue:
-        print(f"dlrun: config error:\n  ls {wanted}: no such group; groups: {', '.join(catalogue)}", file=sys.stderr)
-        return 2
+        return _refused("\n  ".join(error.problems))
     defaults = default_choices(folders[0], line.source.config_name)
-    table = _table(catalogue, defaults, wanted, user_folders=folders[1:])
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    console.print(_table(catalogue, defaults, wanted, user_folders=folders[1:]))
     return 0
