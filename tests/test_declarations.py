@@ -9,9 +9,13 @@ implementation a table names can be imported. A new option is tested by adding i
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 from omegaconf import OmegaConf
 
+from conftest import REPO
 from dlrun.base.options import load_object
 from dlrun.base.paths import config_dir
 from dlrun.config.compose import compose
@@ -128,3 +132,46 @@ def test_ls_group_option_shows_each_knobs_default_rule_and_meaning_without_torch
     assert refused.returncode == 2 and "unknown optim 'lion'" in refused.stderr
     heavy, codes, stderr = heavy_imports_after([["ls", "optim", "momentum"], ["ls", "hardware", "ddp"]], tmp_path)
     assert heavy == [] and codes == [0, 0], stderr
+
+
+def _without_parentheses(text: str) -> str:
+    while re.search(r"\([^()]*\)", text):
+        text = re.sub(r"\([^()]*\)", "", text)
+    return text
+
+
+def _readme_table(heading: str) -> dict:
+    """{first cell: row cells} of the first table after the README heading."""
+    readme = (REPO / "README.md").read_text()
+    lines = readme[readme.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = {}
+    for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2:]):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        for name in re.findall(r"`(\w+)`", cells[0]):
+            rows[name] = cells
+    return rows
+
+
+def _knobs_named(cell: str, rows: dict, column: int, declared) -> set:
+    """The declared knob names a README cell lists (`as NAME` borrows another row's)."""
+    named = set(re.findall(r"\b\w+\b", _without_parentheses(cell).replace("*", ""))) & set(declared)
+    borrowed = re.match(r"as (\w+)", cell)
+    return named | (_knobs_named(rows[borrowed.group(1)][column], rows, column, declared) if borrowed else set())
+
+
+@pytest.mark.parametrize("group, heading, column", [("model", "### Models", 2), ("data", "### Data", 3)])
+def test_the_readme_tables_list_each_options_declared_knobs(group, heading, column):
+    declared = GROUPS[group]
+    rows = _readme_table(heading)
+    assert set(rows) == set(declared.options)
+    for name, cells in rows.items():
+        assert _knobs_named(cells[column], rows, column, declared.knobs) == set(declared.options[name].knobs), name
+
+
+@pytest.mark.parametrize("group", ["optim", "schedule", "init"])
+def test_the_readme_recipe_lists_every_option(group):
+    readme = (REPO / "README.md").read_text()
+    listed = readme[readme.index(f"\n- {group}: ") + len(group) + 5:]
+    listed = _without_parentheses(listed[:listed.index(".")].split(";")[0])
+    assert {name.strip() for name in listed.split(",")} == set(GROUPS[group].options)
