@@ -34,6 +34,7 @@ def _table(catalogue: dict, defaults: dict, wanted, user_folders):
 def _knob_table(line, group: str, option: str):
     """The option's knobs: the composed defaults beside their declarations."""
     from omegaconf import OmegaConf
+    from rich.markup import escape
     from rich.table import Table
 
     from dlrun.config.catalogue import knob_rows
@@ -44,8 +45,18 @@ def _knob_table(line, group: str, option: str):
     for column in ("knob", "default", "allowed", "meaning"):
         table.add_column(column)
     for key, default, allowed, meaning in knob_rows(group, cfg):
-        table.add_row(key, "null" if default is None else str(default), allowed, meaning)
+        table.add_row(*(escape(cell) for cell in (key, _yaml_value(default), allowed, meaning)))
     return table
+
+
+def _yaml_value(value) -> str:
+    """A default as its YAML reads (null, true), on one line."""
+    import yaml
+
+    if value == "???":
+        return "??? (required)"
+
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
 def _refused(problem: str) -> int:
