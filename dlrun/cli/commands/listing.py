@@ -15,9 +15,11 @@ def _table(catalogue: dict, defaults: dict, wanted, user_folders):
     from rich.table import Table
 
     from dlrun.config.catalogue import option_knobs
+    from dlrun.config.declarations import GROUPS
 
+    with_knobs = wanted in GROUPS  # one group whose options take different knobs
     table = Table(show_header=True, header_style="bold")
-    columns = ("group", "option", "description") + (("knobs",) if wanted else ()) + (("from",) if user_folders else ())
+    columns = ("group", "option", "description") + (("knobs",) if with_knobs else ()) + (("from",) if user_folders else ())
     for column in columns:
         table.add_column(column)
     for group, options in catalogue.items():
@@ -26,7 +28,7 @@ def _table(catalogue: dict, defaults: dict, wanted, user_folders):
         for option, (text, folder) in options.items():
             marker = " (default)" if defaults.get(group) == option else ""
             origin = str(folder) if folder in user_folders else "dlrun"
-            knobs = [", ".join(option_knobs(group, option))] if wanted else []
+            knobs = [", ".join(option_knobs(group, option))] if with_knobs else []
             table.add_row(group, option + marker, text, *knobs, *([origin] if user_folders else []))
     return table
 
