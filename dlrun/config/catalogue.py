@@ -58,14 +58,6 @@ def default_choices(root: Path = None, config_name: str = "config") -> dict:
     return {key: value for entry in defaults if isinstance(entry, dict) for key, value in entry.items()}
 
 
-def option_knobs(group: str, option: str) -> tuple:
-    """The knob names a declared option takes ((), for an option the tables do not know)."""
-    from dlrun.config.declarations import GROUPS
-
-    declared = GROUPS.get(group)
-    return declared.knobs_of(option) if declared and option in declared.options else ()
-
-
 def knob_rows(group: str, cfg: dict) -> list:
     """[(key, default, allowed, meaning)] for the knobs of a composed config's `group` node,
     from their declarations (empty for a user's own `_target_` option)."""
@@ -75,7 +67,7 @@ def knob_rows(group: str, cfg: dict) -> list:
     if group in GROUPS:
         declared = GROUPS[group]
         name = node.get("name") if isinstance(node, dict) else None
-        knobs = {key: declared.knobs[key] for key in option_knobs(group, name)} if name in declared.options else {}
+        knobs = {key: declared.knobs[key] for key in declared.knobs_of(name)} if name in declared.options else {}
     else:
         knobs = SETTINGS.get(group, {})
     rows = []

@@ -1,7 +1,7 @@
 """`dlrun ls [GROUP [OPTION]] [--config-dir DIR] [-cp PATH] [-cn NAME]`: the config groups,
-their options (yours from --config-dir marked), each option's first comment line and the
-knobs it takes; with OPTION, each knob's default, what it allows and what it does (from the
-knobs' declarations)."""
+their options (yours from --config-dir marked) and each option's first comment line; with
+OPTION, its knobs: each one's default, what it allows and what it does (from the knobs'
+declarations)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,8 @@ from dlrun.config.command_line import read_command_line
 def _table(catalogue: dict, defaults: dict, wanted, user_folders):
     from rich.table import Table
 
-    from dlrun.config.catalogue import option_knobs
-    from dlrun.config.declarations import GROUPS
-
-    with_knobs = wanted in GROUPS  # one group whose options take different knobs
     table = Table(show_header=True, header_style="bold")
-    columns = ("group", "option", "description") + (("knobs",) if with_knobs else ()) + (("from",) if user_folders else ())
-    for column in columns:
+    for column in ("group", "option", "description") + (("from",) if user_folders else ()):
         table.add_column(column)
     for group, options in catalogue.items():
         if wanted and group != wanted:
@@ -28,8 +23,7 @@ def _table(catalogue: dict, defaults: dict, wanted, user_folders):
         for option, (text, folder) in options.items():
             marker = " (default)" if defaults.get(group) == option else ""
             origin = str(folder) if folder in user_folders else "dlrun"
-            knobs = [", ".join(option_knobs(group, option))] if with_knobs else []
-            table.add_row(group, option + marker, text, *knobs, *([origin] if user_folders else []))
+            table.add_row(group, option + marker, text, *([origin] if user_folders else []))
     return table
 
 
