@@ -1,6 +1,7 @@
 """The base layer: what every other layer may use and which uses nothing of dlrun's.
 
-errors (the one bad-input error), options (named entries and their declared knobs), paths,
+errors (the one bad-input error), options and rules (named entries, their declared knobs and
+the checks a knob value passes), paths,
 atomic writes, folder ownership, importing a user's `_target_` code. Imports: the standard
 library, omegaconf/yaml where needed; never torch at import time, never another dlrun layer.
 """
