@@ -13,13 +13,14 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from dlrun.base.errors import BadInput
 from dlrun.training.runlog import attach_run_log, detach
 from dlrun.config.validate import ConfigError, validate
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
 
 
-class UsageError(ValueError):
+class UsageError(BadInput):
     """A command line that names no run folder, or a folder that is not a run."""
 
 
