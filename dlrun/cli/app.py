@@ -48,8 +48,15 @@ def _end_of_sweep_job(summary: dict):
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def hydra_main(cfg):
-    """One job: returns the objective value for sweepers (None when the run did not complete)."""
-    from dlrun.config.validate import ConfigError
+    """One job: returns the objective value for sweepers (None when the run did not complete).
+
+    The config is not validated again here: a single run's command line was checked, this
+    config included, before Hydra started (dlrun.config.precheck, in this process), and a
+    sweep's trial by the sweeper before it launched the trial (hydra_plugins.dlrun_sweeper)."""
+    from contextlib import nullcontext
+
+    from dlrun.base.errors import exiting_on_bad_input
+    from dlrun.config.compose import without_hydra
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
@@ -57,13 +64,10 @@ def hydra_main(cfg):
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
         _name_sweep_job(cfg, hydra_cfg)
-    try:
-        summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir))
-    except ConfigError as error:
-        if single:
-            print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-            sys.exit(2)
-        raise
+    # bad input found while training starts (a data file, a checkpoint): exit 2 for a single
+    # run; a sweep's trial raises it for the sweeper to record
+    with exiting_on_bad_input() if single else nullcontext():
+        summary = run_experiment(without_hydra(cfg), Path(hydra_cfg.runtime.output_dir))
     if single:
         if summary["status"] != "completed":
             sys.exit(1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from dlrun.config.command_line import read_command_line
-from dlrun.base.errors import ConfigError
+from dlrun.base.errors import ConfigError, refusing_bad_input
 
 
 def _table(catalogue: dict, defaults: dict, wanted, user_folders):
@@ -25,25 +25,21 @@ def _table(catalogue: dict, defaults: dict, wanted, user_folders):
     return table
 
 
+@refusing_bad_input()
 def main(args) -> int:
     from rich.console import Console
 
     from dlrun.config.catalogue import default_choices, sourced_groups
 
-    try:
-        line = read_command_line(args)
-        problems = line.source.problems()
-        if problems:
-            raise ConfigError(problems)
-    except ConfigError as error:
-        print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-        return 2
+    line = read_command_line(args)
+    problems = line.source.problems()
+    if problems:
+        raise ConfigError(problems)
     folders = line.source.folders()
     catalogue = sourced_groups(folders)
     wanted = line.overrides[0] if line.overrides else None
     if wanted and wanted not in catalogue:
-        print(f"dlrun: config error:\n  ls {wanted}: no such group; groups: {', '.join(catalogue)}", file=sys.stderr)
-        return 2
+        raise ConfigError([f"ls {wanted}: no such group; groups: {', '.join(catalogue)}"])
     defaults = default_choices(folders[0], line.source.config_name)
     table = _table(catalogue, defaults, wanted, user_folders=folders[1:])
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
