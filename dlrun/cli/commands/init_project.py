@@ -100,9 +100,8 @@ TEST = '''"""The project's own checks: the data, the model, and the experiment l
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
-
-from dlrun.base.errors import BadInput, refusing_bad_input
 
 import numpy as np
 import torch
