@@ -67,3 +67,17 @@ def test_the_command_line_run_validates_once(tmp_path):
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome == {"code": 0, "validations": 1}, done.stdout[-2000:] + done.stderr[-2000:]
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+
+
+def test_the_app_validates_only_what_no_one_checked_before():
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from dlrun.cli.app import _checked_before
+
+    def job(mode, sweeper):
+        return OmegaConf.create({"mode": mode, "sweeper": {"_target_": sweeper}})
+
+    assert _checked_before(job(RunMode.RUN, "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"))
+    assert _checked_before(job(RunMode.MULTIRUN, "hydra_plugins.dlrun_sweeper.sweeper.DlrunSweeper"))
+    assert not _checked_before(job(RunMode.MULTIRUN, "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"))
