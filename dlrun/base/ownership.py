@@ -19,13 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dlrun.base import atomic
+from dlrun.base.errors import BadInput
 
 OWNER_FILE = "owner.json"
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0  # twelve missed beats: a busy shared file system, not a live owner
 
 
-class FolderTaken(RuntimeError):
+class FolderTaken(BadInput):
     """Another live process owns the folder; str() names it and what to do."""
 
 

@@ -6,20 +6,20 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from dlrun.config.compose import compose, without_hydra
+from dlrun.config.compose import compose
 from dlrun.base.errors import ConfigError
 from dlrun.config.output_checks import folder_problems, output_problems
 from dlrun.training.run_dirs import claim, holding
 from dlrun.training.runlog import attach_run_log, detach
-from dlrun.config.validate import validate
+from dlrun.config.validate import validated
 from dlrun.training.session import run_experiment
 
 
-def _save_hydra_files(cfg, run_dir: Path, overrides) -> None:
+def _save_hydra_files(config, run_dir: Path, overrides) -> None:
     """The same .hydra/ files the CLI leaves, so every run folder reads alike."""
     hydra_dir = run_dir / ".hydra"
     hydra_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(without_hydra(cfg), hydra_dir / "config.yaml")
+    OmegaConf.save(config, hydra_dir / "config.yaml")
     OmegaConf.save(OmegaConf.create(list(overrides)), hydra_dir / "overrides.yaml")
 
 
@@ -29,15 +29,15 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     run_dir absolute)."""
     overrides = list(overrides or [])
     cfg = compose(overrides, return_hydra_config=True)
-    validate(without_hydra(cfg))  # before the run folder exists: a rejected config leaves nothing
+    config = validated(cfg)  # once, before the run folder exists: a rejected config leaves nothing
     problems = folder_problems(run_dir, "run_dir") if run_dir is not None else output_problems(cfg, multirun=False)
     if problems:
         raise ConfigError(problems)
     run_dir = claim(run_dir if run_dir is not None else cfg.hydra.run.dir, named=run_dir is not None).resolve()
     with holding(run_dir):
-        _save_hydra_files(cfg, run_dir, overrides)
+        _save_hydra_files(config, run_dir, overrides)
         handlers = attach_run_log(run_dir)
         try:
-            return run_experiment(cfg, run_dir, show_console=show_console)
+            return run_experiment(config, run_dir, show_console=show_console)
         finally:
             detach(handlers)

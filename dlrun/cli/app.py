@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from dlrun.base.paths import config_dir
 
 log = logging.getLogger("dlrun")
+DLRUN_SWEEPER = "hydra_plugins.dlrun_sweeper."
 
 
 def _name_sweep_job(cfg, hydra_cfg) -> None:
@@ -46,10 +47,22 @@ def _end_of_sweep_job(summary: dict):
     raise RunFailed(f"{summary['status']}: {summary['run_dir']}")
 
 
+def _checked_before(hydra_cfg) -> bool:
+    """Whether this job's config was validated before Hydra handed it over: a single run's
+    command line was (dlrun.config.precheck, in this process, before Hydra started), and so
+    is each trial of dlrun's sweeper (before it launches the trial). A job of another sweeper
+    (hydra/sweeper=basic) is validated here."""
+    return hydra_cfg.mode == RunMode.RUN or str(hydra_cfg.sweeper.get("_target_", "")).startswith(DLRUN_SWEEPER)
+
+
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def hydra_main(cfg):
     """One job: returns the objective value for sweepers (None when the run did not complete)."""
-    from dlrun.config.validate import ConfigError
+    from contextlib import nullcontext
+
+    from dlrun.base.errors import exiting_on_bad_input
+    from dlrun.config.compose import without_hydra
+    from dlrun.config.validate import validated
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
@@ -57,13 +70,11 @@ def hydra_main(cfg):
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
         _name_sweep_job(cfg, hydra_cfg)
-    try:
-        summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir))
-    except ConfigError as error:
-        if single:
-            print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-            sys.exit(2)
-        raise
+    # bad input found while training starts (a data file, a checkpoint): exit 2 for a single
+    # run; a sweep's trial raises it for the sweeper to record
+    with exiting_on_bad_input() if single else nullcontext():
+        config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
+        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir))
     if single:
         if summary["status"] != "completed":
             sys.exit(1)

@@ -20,6 +20,7 @@ class CommandLine:
     # --help, --hydra-help, --info, --shell-completion, --experimental-rerun: Hydra's own
     # business, nothing of the experiment is composed or run
     hydra_only: bool = False
+    app_help: bool = False  # --help: Hydra's help for the app (dlrun puts its usage lines on top)
 
 
 def _parser():
@@ -42,4 +43,4 @@ def read_command_line(args) -> CommandLine:
     hydra_only = bool(parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion
                       or parsed.experimental_rerun)
     return CommandLine(overrides=list(parsed.overrides), source=source, multirun=parsed.multirun,
-                       show_cfg=parsed.cfg, hydra_only=hydra_only)
+                       show_cfg=parsed.cfg, hydra_only=hydra_only, app_help=bool(parsed.help))

@@ -4,7 +4,6 @@ into one-line messages that name the key, the value and what is allowed."""
 
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 from contextlib import contextmanager
@@ -108,19 +107,31 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
     return cfg
 
 
-def without_hydra(cfg):
-    """The experiment config alone (Hydra's own node dropped), resolved; ConfigError names a
-    key whose ${...} cannot be resolved."""
-    from omegaconf import OmegaConf, open_dict
+def plain_config(cfg) -> dict:
+    """The experiment config alone (Hydra's own node left out), resolved, as plain dicts and
+    lists; ConfigError names a key whose ${...} cannot be resolved. Nothing is copied first:
+    each node is resolved where it is (its interpolations see the whole tree)."""
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    cfg = copy.deepcopy(cfg)
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
+    if isinstance(cfg, dict):
+        return cfg
+    plain = {}
     try:
-        return OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        for key in cfg:
+            if key != "hydra":
+                value = cfg[key]
+                plain[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
     except OmegaConfBaseException as error:
         raise ConfigError([resolution_problem(error)]) from None
+    return plain
+
+
+def without_hydra(cfg):
+    """plain_config as a DictConfig: what a run reads."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create(plain_config(cfg))
 
 
 def resolution_problem(error) -> str:

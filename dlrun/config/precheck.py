@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlrun.config.command_line import CommandLine, read_command_line
-from dlrun.config.compose import compose, hydra_for, without_hydra
+from dlrun.config.compose import compose, hydra_for
 from dlrun.base.errors import ConfigError
 from dlrun.config.output_checks import output_problems
-from dlrun.config.validate import validate
+from dlrun.config.validate import validate, validated
 
 # A sweep is checked at its probe point plus at most this many other points (each ~0.1 s).
 MORE_SWEEP_POINTS = 8
@@ -25,6 +25,8 @@ class Checked:
     # composed with its hydra node: the run's config, or a sweep's base config (no sweep
     # values); None for Hydra's own flags (--help, --info, ...)
     config: Any = None
+    # a single run's validated config (dlrun.config.validate.validated); None for a sweep or --cfg
+    run_config: Any = None
 
 
 def _search_space(line: CommandLine, base):
@@ -61,7 +63,7 @@ def _check_sweep(line: CommandLine):
     for point in sweep_points(space):
         overrides = space.overrides(point)
         try:
-            validate(without_hydra(compose(overrides, source=line.source)))
+            validate(compose(overrides, source=line.source))
         except ConfigError as error:
             swept = " ".join(overrides[len(space.fixed):])
             where = f" (in the sweep's trial with {swept})" if swept else ""
@@ -75,14 +77,15 @@ def check_command_line(args, outputs: bool = True) -> Checked:
     line = read_command_line(args)
     if line.hydra_only:
         return Checked(line)
+    run_config = None
     if line.multirun:
         cfg = _check_sweep(line)
     else:
         cfg = compose(line.overrides, return_hydra_config=True, source=line.source)
         if line.show_cfg is None:  # --cfg prints what composes, a partial config included: nothing runs
-            validate(without_hydra(cfg))
+            run_config = validated(cfg)
     if outputs and line.show_cfg is None:
         problems = output_problems(cfg, line.multirun)
         if problems:
             raise ConfigError(problems)
-    return Checked(line, cfg)
+    return Checked(line, cfg, run_config)

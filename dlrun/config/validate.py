@@ -8,6 +8,7 @@ knob's rule applies when the composed config has it. Importing this module does 
 from __future__ import annotations
 
 from dlrun.base.errors import ConfigError  # noqa: F401 - raised here, and imported from here by callers
+from dlrun.config.compose import plain_config
 from dlrun.base.options import unknown_name_message
 from dlrun.config.declarations import rule_problems
 from dlrun.config.own_code import checked_own_code
@@ -41,14 +42,21 @@ def _fit_problems(cfg: dict) -> list:
     return [problem] if problem else []
 
 
+def validated(cfg):
+    """The run's config, checked: Hydra's node left out, ${...} resolved, every rule applied
+    (ConfigError lists every problem). Called once per run, before anything expensive; the
+    layers after it (session, runner) trust what it returns and do not check again."""
+    from omegaconf import OmegaConf
+
+    plain = plain_config(cfg)
+    validate(plain)
+    return OmegaConf.create(plain)
+
+
 def validate(cfg) -> None:
-    """Raise ConfigError listing every problem in the composed config."""
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(cfg, DictConfig):
-        from dlrun.config.compose import without_hydra
-
-        cfg = OmegaConf.to_container(without_hydra(cfg))
+    """Raise ConfigError listing every problem in the composed config (a plain dict as it is;
+    a DictConfig without Hydra's node, resolved)."""
+    cfg = plain_config(cfg)
     problems = structure_problems(cfg)
     if not problems:
         cfg = checked_own_code(cfg)  # a user's _target_ model or data: checked there; the rules below see dlrun's keys

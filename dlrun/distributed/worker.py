@@ -15,15 +15,16 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from dlrun.base.errors import BadInput, refusing_bad_input
 from dlrun.distributed.records import LAUNCH_CONFIG, ranks_dir
 from dlrun.distributed.rank import run_rank
 
 
+@refusing_bad_input()
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m dlrun.distributed.worker RUN_DIR", file=sys.stderr)
-        return 2
+        raise BadInput("usage: python -m dlrun.distributed.worker RUN_DIR")
     run_dir = Path(args[0])
     cfg = OmegaConf.load(ranks_dir(run_dir) / LAUNCH_CONFIG)
     summary = run_rank(cfg, run_dir)

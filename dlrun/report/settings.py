@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dlrun.base.errors import BadInput
+
 SUMMARY_SECTIONS = ("final", "best", "test")
 TOP_LEVEL_FIELDS = ("objective", "wall_time_s", "global_step", "epochs")
 TAIL = "tail"
@@ -28,7 +30,7 @@ TAIL_POINTS = 5
 KNOWN_KEYS = ("claim", "curves", "table", "layers", "x", "versus", "by")
 
 
-class ReportError(ValueError):
+class ReportError(BadInput):
     """A report that cannot be written; str() names the key, the value and what is allowed."""
 
 

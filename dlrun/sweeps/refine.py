@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from dlrun.base.errors import BadInput
 from dlrun.report.sweep_table import sweep_command, trial_distributions, trial_rows
 from dlrun.sweeps.space import override_value, parse_space
 from dlrun.sweeps.study import sweep_record
@@ -21,7 +22,7 @@ MIN_TOP = 2
 LINEAR_MARGIN, MIN_LINEAR_MARGIN, LOG_FACTOR = 0.25, 0.05, 2.0
 
 
-class RefineError(ValueError):
+class RefineError(BadInput):
     """Too little to refine from; str() says why."""
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from dlrun.base.errors import BadInput
 from dlrun.recipe.metrics import direction as metric_direction
 from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
 from dlrun.sweeps.storage import url_problem, without_password
@@ -16,7 +17,7 @@ log = logging.getLogger("dlrun.sweep")
 DIRECTIONS = ("minimize", "maximize")
 
 
-class SweepSettingsError(ValueError):
+class SweepSettingsError(BadInput):
     """Settings that must not start a sweep; str() names each key, value and what is allowed."""
 
 

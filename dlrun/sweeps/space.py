@@ -19,11 +19,13 @@ from typing import Mapping, Sequence
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from dlrun.base.errors import BadInput
+
 SUPPORTED_TAGS = ("log",)
 PRIMITIVES = (str, int, float, bool, type(None))
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(BadInput):
     """A sweep override the sweeper cannot turn into a search space; str() names it."""
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlrun.base import atomic
+from dlrun.base.errors import BadInput
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S
 
 log = logging.getLogger("dlrun.sweep")
@@ -35,11 +36,11 @@ ENV_STORAGE = "DLRUN_SWEEP_STORAGE"
 RDB_SCHEMES = ("postgresql", "mysql", "sqlite")
 
 
-class NotASweep(FileNotFoundError):
+class NotASweep(BadInput):
     """A folder without a study; str() says which."""
 
 
-class StorageError(RuntimeError):
+class StorageError(BadInput):
     """A storage URL that cannot be used; str() is one line for the user."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dlrun.base.errors import BadInput
 from dlrun.sweeps.storage import ENV_STORAGE, JOURNAL_FILE, Location, NotASweep, find, open_storage  # noqa: F401
 
 SWEEP_RECORD = "dlrun_sweep"
@@ -21,7 +22,7 @@ ENV_TRIAL = "DLRUN_SWEEP_TRIAL"
 ENV_STUDY = "DLRUN_SWEEP_STUDY"
 
 
-class StudyNameClash(ValueError):
+class StudyNameClash(BadInput):
     """A journal that holds another study than the one named; str() says both."""
 
 

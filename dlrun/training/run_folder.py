@@ -13,13 +13,14 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from dlrun.base.errors import BadInput, ConfigError
 from dlrun.training.runlog import attach_run_log, detach
-from dlrun.config.validate import ConfigError, validate
+from dlrun.config.validate import validated
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
 
 
-class UsageError(ValueError):
+class UsageError(BadInput):
     """A command line that names no run folder, or a folder that is not a run."""
 
 
@@ -88,9 +89,7 @@ def load_run_config(run_dir, overrides=()):
 
     saved = OmegaConf.load(Path(run_dir) / SAVED_CONFIG)
     cfg = OmegaConf.create(OmegaConf.to_container(saved, resolve=True))  # the run's own name, not a new one
-    cfg = apply_overrides(cfg, overrides)
-    validate(cfg)
-    return cfg
+    return validated(apply_overrides(cfg, overrides))
 
 
 def save_config(cfg, run_dir, overrides) -> None:
@@ -116,12 +115,3 @@ def logging_to(run_dir):
         detach(handlers)
         root.setLevel(level)
 
-
-def refuse(command: str, error: Exception) -> int:
-    """A bad request to a run-folder subcommand (usage, config or checkpoint): one message
-    in the same form from every subcommand, exit code 2, nothing run."""
-    if isinstance(error, ConfigError):
-        print(f"dlrun {command}: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)
-    else:
-        print(f"dlrun {command}: {error}", file=sys.stderr)
-    return 2

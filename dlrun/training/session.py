@@ -1,4 +1,4 @@
-"""Around one run: validation, the launch plan, the console, the exit status.
+"""Around one validated run: the launch plan, the console, the exit status.
 
 Shared by the Hydra entry point (the CLI, single runs and sweeps) and `dlrun.run`. A
 config that asks for several processes is launched from here (dlrun.distributed): the
@@ -13,9 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from dlrun.config.compose import without_hydra
 from dlrun.training.run_dirs import holding
-from dlrun.config.validate import validate
 
 log = logging.getLogger("dlrun")
 
@@ -37,12 +35,12 @@ def _train(cfg: DictConfig, run_dir: Path, plan) -> dict:
 
 
 def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) -> dict:
-    """Validate, print the config, train and test, print the result; return the summary."""
+    """Print the config, train and test, print the result; return the summary. `cfg` is the
+    run's config as validated once, before its folder existed (dlrun.config.validate.validated,
+    Hydra's node left out): it is trusted here, not checked again."""
     from dlrun.training.console import print_header, print_result
     from dlrun.distributed.plan import plan_launch
 
-    cfg = without_hydra(cfg)
-    validate(cfg)
     plan = plan_launch(cfg.hardware)
     cfg = plan.apply(cfg)
     show_console = show_console and plan.is_rank_zero

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 import threading
 from pathlib import Path
 from typing import Any, List
@@ -17,6 +16,7 @@ from hydra.core.plugins import Plugins
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 
+from dlrun.base.errors import ConfigError, exiting_on_bad_input
 from dlrun.config.overrides import hydra_quoted
 
 
@@ -38,8 +38,8 @@ class DlrunSweeper(Sweeper):
         self.hydra_context, self.config = hydra_context, config
         problem = _launcher_problem(config)
         if problem:  # before Hydra builds the launcher and fails with a traceback
-            print(f"dlrun sweep: config error: {problem}", file=sys.stderr)
-            sys.exit(2)
+            with exiting_on_bad_input("sweep"):
+                raise ConfigError([problem])
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -51,25 +51,16 @@ class DlrunSweeper(Sweeper):
         from dlrun.sweeps.devices import DevicePlan, pins_devices
         from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
         from dlrun.sweeps.loop import SweepAborted
-        from dlrun.sweeps.settings import SweepSettingsError
-        from dlrun.sweeps.space import SearchSpaceError
-        from dlrun.sweeps.storage import StorageError
-        from dlrun.sweeps.study import StudyNameClash
 
         request = SweepRequest(
             settings=self.settings, arguments=list(arguments), sweep_dir=self.sweep_dir,
             objective=str(self.config.objective),
             launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
             hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader)
-        try:
+        with exiting_on_bad_input("sweep"):  # bad input: stop before any trial, exit 2 as the CLI does
             planned = plan_sweep(request)
             self._check_probe(planned.space)
             study = open_sweep_study(request, planned.settings)  # creates the folder (journal) or connects
-        except (SweepSettingsError, SearchSpaceError, StorageError, StudyNameClash) as error:
-            # bad input: stop before any trial, with the CLI's exit status for config errors
-            # (Hydra's error reporting catches Exception, not SystemExit)
-            print(f"dlrun sweep: {error}", file=sys.stderr)
-            sys.exit(2)
         self.study_name = study.study_name
         self.devices = DevicePlan(pins_devices(request.launcher) and planned.plan.n_jobs > 1)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -99,14 +90,13 @@ class DlrunSweeper(Sweeper):
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
-        from dlrun.config.compose import explain_composition_error, without_hydra
-        from dlrun.config.validate import ConfigError, validate
+        from dlrun.config.compose import explain_composition_error
+        from dlrun.config.validate import validated
 
         try:
             with self._composing:
                 composed = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            config = without_hydra(composed)
-            validate(config)
+            config = validated(composed)
             if with_hydra:
                 config = composed
         except ConfigError as error:

@@ -16,9 +16,8 @@ from pathlib import Path
 
 from dlrun.training.checkpoint_files import as_recorded
 from dlrun.training.checkpoint_choice import trained_spec, check_fits, checkpoint_file, read_checkpoint
-from dlrun.training.run_folder import UsageError, refuse, load_run_config, logging_to, split_arguments
-from dlrun.config.validate import ConfigError
-from dlrun.recipe.transfer import CheckpointError
+from dlrun.training.run_folder import load_run_config, logging_to, split_arguments
+from dlrun.base.errors import CheckpointError, refusing_bad_input
 
 USAGE = "usage: dlrun eval RUN_DIR [ckpt=best|last|PATH] [OVERRIDES...]   e.g. dlrun eval RUN_DIR ckpt=last data=digits"
 
@@ -82,19 +81,17 @@ def write_results(run_dir: Path, label: str, cfg, path: Path, overrides, metrics
     return out
 
 
+@refusing_bad_input("eval")
 def main(args) -> int:
     if args[:1] in (["-h"], ["--help"]):
         print(USAGE)
         return 0
-    try:
-        run_dir, options, overrides = split_arguments(args, USAGE, options=("ckpt",))
-        which = options.get("ckpt", "best")
-        cfg = load_run_config(run_dir, overrides)
-        path = checkpoint_file(run_dir, which)
-        with logging_to(run_dir):
-            metrics = evaluate(cfg, run_dir, path)
-    except (UsageError, ConfigError, CheckpointError) as error:
-        return refuse("eval", error)
+    run_dir, options, overrides = split_arguments(args, USAGE, options=("ckpt",))
+    which = options.get("ckpt", "best")
+    cfg = load_run_config(run_dir, overrides)
+    path = checkpoint_file(run_dir, which)
+    with logging_to(run_dir):
+        metrics = evaluate(cfg, run_dir, path)
     label = which if which in ("best", "last") else Path(which).stem
     _print_table(metrics, f"eval: {path.name} on {cfg.data.name}")
     print(f"results: {write_results(run_dir, label, cfg, path, overrides, metrics)}")

@@ -13,8 +13,9 @@ Run in DIR: `dlrun --config-dir conf +experiment=rings`. Nothing here imports to
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from dlrun.base.errors import BadInput, refusing_bad_input
 
 USAGE = "usage: dlrun init DIR   (a new or empty folder)"
 PACKAGE = "mycode"
@@ -169,11 +170,6 @@ FILES = {
 }
 
 
-def _refuse(message: str) -> int:
-    print(f"dlrun init: {message}", file=sys.stderr)
-    return 2
-
-
 def write_project(root: Path) -> list:
     """Write the project's files into root; the paths written."""
     written = []
@@ -185,16 +181,17 @@ def write_project(root: Path) -> list:
     return written
 
 
+@refusing_bad_input("init")
 def main(args) -> int:
     if len(args) != 1 or args[0].startswith("-"):
-        return _refuse(USAGE)
+        raise BadInput(USAGE)
     root = Path(args[0])
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        return _refuse(f"{root}: exists and is not an empty folder; give a new folder ({USAGE})")
+        raise BadInput(f"{root}: exists and is not an empty folder; give a new folder ({USAGE})")
     try:
         write_project(root)
     except OSError as error:
-        return _refuse(f"{root}: cannot write there: {error.strerror or error}")
+        raise BadInput(f"{root}: cannot write there: {error.strerror or error}") from None
     print(f"wrote a dlrun project in {root}: a model, a dataset, an experiment and a test\n"
           f"  cd {root}\n  dlrun --config-dir conf +experiment=rings\n  python -m pytest")
     return 0

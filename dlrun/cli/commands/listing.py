@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from dlrun.base.errors import ConfigError
 from dlrun.config.command_line import read_command_line
+from dlrun.base.errors import ConfigError, refusing_bad_input
 
 
 def _table(catalogue: dict, defaults: dict, wanted, user_folders):
@@ -55,35 +55,28 @@ def _yaml_value(value) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
-def _refused(problem: str) -> int:
-    print("dlrun: config error:\n  " + problem, file=sys.stderr)
-    return 2
-
-
+@refusing_bad_input()
 def main(args) -> int:
     from rich.console import Console
 
     from dlrun.base.options import unknown_name_message
     from dlrun.config.catalogue import default_choices, sourced_groups
 
-    try:
-        line = read_command_line(args)
-        problems = line.source.problems()
-        if problems:
-            raise ConfigError(problems)
-        folders = line.source.folders()
-        catalogue = sourced_groups(folders)
-        wanted, option = (line.overrides + [None, None])[:2]
-        if wanted and wanted not in catalogue:
-            return _refused(f"ls {wanted}: no such group; groups: {', '.join(catalogue)}")
-        if option and option not in catalogue[wanted]:
-            return _refused(f"ls {wanted} {option}: {unknown_name_message(wanted, option, catalogue[wanted])}")
-        console = Console(width=200 if not sys.stdout.isatty() else None)
-        if option:
-            console.print(_knob_table(line, wanted, option))
-            return 0
-    except ConfigError as error:
-        return _refused("\n  ".join(error.problems))
+    line = read_command_line(args)
+    problems = line.source.problems()
+    if problems:
+        raise ConfigError(problems)
+    folders = line.source.folders()
+    catalogue = sourced_groups(folders)
+    wanted, option = (line.overrides + [None, None])[:2]
+    if wanted and wanted not in catalogue:
+        raise ConfigError([f"ls {wanted}: no such group; groups: {', '.join(catalogue)}"])
+    if option and option not in catalogue[wanted]:
+        raise ConfigError([f"ls {wanted} {option}: {unknown_name_message(wanted, option, catalogue[wanted])}"])
+    console = Console(width=200 if not sys.stdout.isatty() else None)
+    if option:
+        console.print(_knob_table(line, wanted, option))
+        return 0
     defaults = default_choices(folders[0], line.source.config_name)
     console.print(_table(catalogue, defaults, wanted, user_folders=folders[1:]))
     return 0

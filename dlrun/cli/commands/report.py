@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlrun.base.errors import BadInput, refusing_bad_input
+
 USAGE = "usage: dlrun report SWEEP_DIR [SWEEP_DIR...] [out=DIR]   (folders of `dlrun -m` sweeps)"
 REPORT_FOLDER = "report"
 
@@ -70,11 +72,11 @@ def _arguments(args) -> tuple:
         if arg.startswith("out="):
             out = arg.split("=", 1)[1] or None
         elif "=" in arg or arg.startswith("-"):
-            raise ValueError(f"{arg}: unknown argument; {USAGE}")
+            raise BadInput(f"{arg}: unknown argument; {USAGE}")
         else:
             folders.append(arg)
     if not folders:
-        raise ValueError(USAGE)
+        raise BadInput(USAGE)
     return folders, out
 
 
@@ -96,15 +98,8 @@ def print_report(report: Report) -> None:
         console.print(f"  {path}", highlight=False, soft_wrap=True)
 
 
+@refusing_bad_input("report")
 def report_main(args) -> int:
-    from dlrun.report.settings import ReportError
-    from dlrun.sweeps.study import NotASweep
-
-    try:
-        folders, out = _arguments(args)
-        report = write_report(folders, out)
-    except (ValueError, NotASweep, ReportError) as error:
-        print(f"dlrun report: {error}", file=sys.stderr)
-        return 2
-    print_report(report)
+    folders, out = _arguments(args)
+    print_report(write_report(folders, out))
     return 0

@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlrun.training.checkpoint_choice import trained_spec, checkpoint_file, check_fits, read_checkpoint, require_training_state
-from dlrun.training.run_folder import UsageError, refuse, load_run_config, logging_to, save_config, split_arguments
+from dlrun.training.run_folder import load_run_config, logging_to, save_config, split_arguments
 from dlrun.training.run_dirs import holding
-from dlrun.config.validate import ConfigError
-from dlrun.recipe.transfer import CheckpointError
+from dlrun.base.errors import ConfigError, refusing_bad_input
 
 USAGE = "usage: dlrun resume RUN_DIR [OVERRIDES...]   e.g. dlrun resume RUN_DIR trainer.max_epochs=40"
 
@@ -55,23 +54,18 @@ def resume_checkpoint(run_dir: Path, cfg) -> Path:
     return path
 
 
+@refusing_bad_input("resume")
 def main(args) -> int:
     if args[:1] in (["-h"], ["--help"]):
         print(USAGE)
         return 0
-    try:
-        run_dir, _, overrides = split_arguments(args, USAGE)
-        _refuse_restored(overrides)
-        cfg = load_run_config(run_dir, overrides)
-        _single_process(cfg)
-        checkpoint = resume_checkpoint(run_dir, cfg)
-    except (UsageError, ConfigError, CheckpointError) as error:
-        return refuse("resume", error)
-    try:
-        with holding(run_dir, take_over_dead=True):  # a live run is never resumed under its feet
-            summary = _resume(cfg, run_dir, overrides, checkpoint)
-    except ConfigError as error:
-        return refuse("resume", error)
+    run_dir, _, overrides = split_arguments(args, USAGE)
+    _refuse_restored(overrides)
+    cfg = load_run_config(run_dir, overrides)
+    _single_process(cfg)
+    checkpoint = resume_checkpoint(run_dir, cfg)
+    with holding(run_dir, take_over_dead=True):  # a live run is never resumed under its feet
+        summary = _resume(cfg, run_dir, overrides, checkpoint)
     return 0 if summary["status"] == "completed" else 1
 
 

@@ -1,58 +1,63 @@
-"""`dlrun summary SWEEP_DIR` and `dlrun refine SWEEP_DIR [top=K]`: a finished (or running)
-sweep read back from the study in its folder. Exit 2 on a bad command or folder."""
+"""`dlrun summary SWEEP_DIR|RUN_DIR` and `dlrun refine SWEEP_DIR [top=K]`: a finished (or
+running) sweep read back from the study in its folder, or a run's result. Exit 2 on a bad
+command or folder."""
 
 from __future__ import annotations
 
-import sys
+from dlrun.base.errors import BadInput, refusing_bad_input
 
 SUMMARY_USAGE = "usage: dlrun summary SWEEP_DIR   (the folder of a `dlrun -m` sweep)"
 REFINE_USAGE = "usage: dlrun refine SWEEP_DIR [top=K]   (K: how many of the best trials shape the new space)"
 
 
-def _fail(command: str, message: str) -> int:
-    print(f"dlrun {command}: {message}", file=sys.stderr)
-    return 2
-
-
 def _sweep_folder(args, usage: str, options=()):
-    """(folder, {option: value}) or raise ValueError with the usage."""
+    """(folder, {option: value}) or BadInput with the usage."""
     if not args or "=" in args[0] or args[0].startswith("-"):
-        raise ValueError(usage)
+        raise BadInput(usage)
     chosen = {}
     for arg in args[1:]:
         key, _, value = arg.partition("=")
         if key not in options or not value:
-            raise ValueError(f"{arg}: unknown argument; {usage}")
+            raise BadInput(f"{arg}: unknown argument; {usage}")
         chosen[key] = value
     return args[0], chosen
 
 
-def summary_main(args) -> int:
-    from dlrun.report.sweep_table import summarize
-    from dlrun.sweeps.study import NotASweep
+def _run_folder_summary(folder) -> bool:
+    """A run folder's result (a run killed without a word reads as crashed there, from its
+    stale owner); False when `folder` is no run folder."""
+    from pathlib import Path
 
-    try:
-        folder, _ = _sweep_folder(args, SUMMARY_USAGE)
-        summarize(folder)
-    except (ValueError, NotASweep) as error:
-        return _fail("summary", str(error))
+    from dlrun.training.summary import SUMMARY_FILE
+
+    if not (Path(folder) / SUMMARY_FILE).is_file():
+        return False
+    from dlrun.training.console import print_result
+    from dlrun.training.summary import read_summary
+
+    print_result(read_summary(folder))
+    return True
+
+
+@refusing_bad_input("summary")
+def summary_main(args) -> int:
+    if args and _run_folder_summary(args[0]):
+        return 0
+    from dlrun.report.sweep_table import summarize
+
+    folder, _ = _sweep_folder(args, SUMMARY_USAGE)
+    summarize(folder)
     return 0
 
 
+@refusing_bad_input("refine")
 def refine_main(args) -> int:
-    try:  # the arguments first: a usage error needs no optuna
-        folder, options = _sweep_folder(args, REFINE_USAGE, options=("top",))
-        top = options.get("top")
-        if top is not None and not (top.isdigit() and int(top) >= 1):
-            raise ValueError(f"top={top}: expected an integer >= 1")
-    except ValueError as error:
-        return _fail("refine", str(error))
-    from dlrun.sweeps.refine import RefineError, refine_command
-    from dlrun.sweeps.study import NotASweep, load
+    folder, options = _sweep_folder(args, REFINE_USAGE, options=("top",))  # before importing optuna
+    top = options.get("top")
+    if top is not None and not (top.isdigit() and int(top) >= 1):
+        raise BadInput(f"top={top}: expected an integer >= 1")
+    from dlrun.sweeps.refine import refine_command
+    from dlrun.sweeps.study import load
 
-    try:
-        command = refine_command(load(folder), int(top) if top else None)
-    except (ValueError, NotASweep, RefineError) as error:
-        return _fail("refine", str(error))
-    print(command)
+    print(refine_command(load(folder), int(top) if top else None))
     return 0

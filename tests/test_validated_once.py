@@ -1,0 +1,83 @@
+"""One compose -> validate pass per run: the config is validated once, before the run folder
+exists, and the layers after it (the Hydra app, session, runner) trust it. Counted on real
+runs: `dlrun.run()` in this process, and the `dlrun` command line in a fresh one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TINY, cli_env
+
+SHORT = [*TINY, "trainer.max_epochs=1", "hardware.threads=1"]
+
+
+def counting_validations(monkeypatch) -> list:
+    """A list that grows by one per validation (every validation starts with the config's
+    shape: dlrun.config.validate looks structure_problems up when it runs)."""
+    import dlrun.config.validate as validation
+
+    calls, shape = [], validation.structure_problems
+    monkeypatch.setattr(validation, "structure_problems", lambda cfg: calls.append(1) or shape(cfg))
+    return calls
+
+
+def test_plain_config_leaves_hydra_out_and_resolves():
+    from dlrun.config.compose import compose, plain_config
+    from dlrun.config.validate import validated
+
+    composed = compose(["name=${model.name}_x"], return_hydra_config=True)
+    plain = plain_config(composed)
+    assert "hydra" not in plain and plain["name"] == "mlp_x" and isinstance(plain["optim"], dict)
+    assert "hydra" in composed  # nothing removed from what was given
+    assert validated(composed).name == "mlp_x"
+
+
+@pytest.mark.slow
+def test_dlrun_run_validates_once(tmp_path, monkeypatch):
+    import dlrun
+
+    calls = counting_validations(monkeypatch)
+    summary = dlrun.run(SHORT, run_dir=tmp_path / "run")
+    assert summary["status"] == "completed"
+    assert len(calls) == 1
+
+
+PROBE = """
+import json, sys
+import dlrun.config.validate as validation
+calls, shape = [], validation.structure_problems
+validation.structure_problems = lambda cfg: calls.append(1) or shape(cfg)
+from dlrun.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit as end:
+    print(json.dumps({"code": end.code, "validations": len(calls)}))
+"""
+
+
+@pytest.mark.slow
+def test_the_command_line_run_validates_once(tmp_path):
+    run_dir = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", PROBE, *SHORT, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
+                          capture_output=True, text=True, env=cli_env(), timeout=600)
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome == {"code": 0, "validations": 1}, done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+
+
+def test_the_app_validates_only_what_no_one_checked_before():
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from dlrun.cli.app import _checked_before
+
+    def job(mode, sweeper):
+        return OmegaConf.create({"mode": mode, "sweeper": {"_target_": sweeper}})
+
+    assert _checked_before(job(RunMode.RUN, "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"))
+    assert _checked_before(job(RunMode.MULTIRUN, "hydra_plugins.dlrun_sweeper.sweeper.DlrunSweeper"))
+    assert not _checked_before(job(RunMode.MULTIRUN, "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"))
