@@ -49,6 +49,7 @@ def _end_of_sweep_job(summary: dict):
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def hydra_main(cfg):
     """One job: returns the objective value for sweepers (None when the run did not complete)."""
+    from dlrun.cli.api import run_hooks
     from dlrun.config.validate import ConfigError
     from dlrun.training.session import run_experiment
 
@@ -58,7 +59,7 @@ def hydra_main(cfg):
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
         _name_sweep_job(cfg, hydra_cfg)
     try:
-        summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir))
+        summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
     except ConfigError as error:
         if single:
             print("dlrun: config error:\n  " + "\n  ".join(error.problems), file=sys.stderr)

@@ -101,6 +101,7 @@ class PopulationLauncher(Launcher):
     def _train(self, numbers: list, members: dict, study_name=None) -> list:
         """members: {trial number: (its Hydra job config, the task config as plain containers, the task config)}."""
         from dlrun.population.run import train_population
+        from dlrun.report.curves import plot_curves
         from dlrun.config.validate import validate
 
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
@@ -111,7 +112,7 @@ class PopulationLauncher(Launcher):
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
             summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
-                                         self._pruning(numbers, study_name))
+                                         self._pruning(numbers, study_name), plot=plot_curves)
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
         if any(summary["status"] == "interrupted" for summary in summaries):
