@@ -16,6 +16,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from dlrun.base.lightning_private import logging_step, logs_this_step
 from dlrun.recipe.metrics import LR, METRICS_BY_TASK, metric_name
 from dlrun.population.members import as_logged
 from dlrun.population.stacked import StackedMembers
@@ -41,11 +42,11 @@ class PopulationModule(L.LightningModule):
 
     def _position(self) -> tuple:
         """(step, epoch) as Lightning's logger stamps a row logged now."""
-        return self.trainer.fit_loop.epoch_loop._batches_that_stepped, self.trainer.current_epoch
+        return logging_step(self.trainer), self.trainer.current_epoch
 
     def training_step(self, batch, batch_idx):
         inputs, targets = batch
-        logged = self.trainer._logger_connector.should_update_logs  # as TaskModule: metrics on logged steps only
+        logged = logs_this_step(self.trainer)  # as TaskModule: metrics on logged steps only
         values = self._values(self(inputs), targets, self.smoothing, logged)
         losses = torch.stack([value["loss"] for value in values]).detach()
         self._mask_diverged(losses.tolist())  # the one host sync a step costs, as the single run's guard
