@@ -11,7 +11,7 @@ from dlrun.base.errors import ConfigError
 from dlrun.config.output_checks import folder_problems, output_problems
 from dlrun.training.run_dirs import claim, holding
 from dlrun.training.hooks import RunHooks
-from dlrun.training.runlog import attach_run_log, detach
+from dlrun.training.console import attach_run_log, detach
 from dlrun.config.validate import validate
 from dlrun.training.session import run_experiment
 

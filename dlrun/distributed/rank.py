@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dlrun.distributed.env import global_rank
 from dlrun.distributed.records import LAUNCH_CONFIG, LAUNCH_HOOKS, ranks_dir, update_record
-from dlrun.training.runlog import attach_run_log
+from dlrun.training.console import attach_run_log
 
 
 class _RankPrefix(logging.Filter):

@@ -4,8 +4,8 @@ folder, summary.json, metrics.csv, curves and checkpoints, as a single run leave
 
     knobs       which config keys may differ inside a population; how trials group
     stacked     the members' networks called as one (each in turn on the CPU, torch.func.vmap on a GPU)
-    module      the LightningModule of a population: per-member losses, evaluation, masking
-    optimizers  the trials' optimizer over every member's parameter groups; per-member lr schedules
+    module      the LightningModule of a population: per-member losses, evaluation, masking; the
+                trials' optimizer over every member's parameter groups, per-member lr schedules
     members     what each member records, the files it leaves in its run folder, its own tracker runs
     run         one population from configs to summaries
 

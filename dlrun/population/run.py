@@ -76,7 +76,7 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot
     `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plot`:
     plot(history, run_dir) draws a member's plots (dlrun.report.curves.plot_curves), or None."""
     from dlrun.training.run_dirs import holding
-    from dlrun.training.runlog import attach_run_log, detach
+    from dlrun.training.console import attach_run_log, detach
 
     started, members = time.time(), []
     state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,

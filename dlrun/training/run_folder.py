@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from dlrun.training.runlog import attach_run_log, detach
+from dlrun.training.console import attach_run_log, detach
 from dlrun.config.validate import ConfigError, validate
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
