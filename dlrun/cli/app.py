@@ -16,19 +16,12 @@ from dlrun.base.paths import config_dir
 log = logging.getLogger("dlrun")
 
 
-def _name_sweep_job(cfg, hydra_cfg) -> None:
-    """In a sweep, each job's tracker run (W&B, MLflow) is NAME-N, grouped under the sweep
-    folder's name (unless logger.LOGGER.name / group say otherwise)."""
-    from omegaconf import DictConfig, open_dict
+def name_sweep_job(cfg, hydra_cfg) -> None:
+    """In a sweep, each job's tracker runs are NAME-N, grouped under the sweep folder's name
+    (unless logger.LOGGER.name / group say otherwise)."""
+    from dlrun.loggers.table import name_tracker_runs
 
-    for settings in cfg.logger.values():
-        if not (isinstance(settings, DictConfig) and "name" in settings and "group" in settings):
-            continue
-        with open_dict(cfg):
-            if settings.get("group") is None:
-                settings.group = Path(str(hydra_cfg.sweep.dir)).name
-            if settings.get("name") is None:
-                settings.name = f"{cfg.name}-{hydra_cfg.job.num}"
+    name_tracker_runs(cfg, f"{cfg.name}-{hydra_cfg.job.num}", Path(str(hydra_cfg.sweep.dir)).name)
 
 
 def _end_of_sweep_job(summary: dict):
@@ -57,7 +50,7 @@ def hydra_main(cfg):
     single = hydra_cfg.mode == RunMode.RUN
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
-        _name_sweep_job(cfg, hydra_cfg)
+        name_sweep_job(cfg, hydra_cfg)
     try:
         summary = run_experiment(cfg, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
     except ConfigError as error:

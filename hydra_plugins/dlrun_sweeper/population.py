@@ -64,7 +64,7 @@ class PopulationLauncher(Launcher):
         run folder, exception or None)], in any order. `study_name`: the sweep's study, for pruning."""
         from omegaconf import OmegaConf
 
-        from dlrun.cli.app import _name_sweep_job
+        from dlrun.cli.app import name_sweep_job
         from dlrun.config.compose import without_hydra
         from dlrun.population.knobs import group_members, why_alone
 
@@ -72,7 +72,7 @@ class PopulationLauncher(Launcher):
         for number, overrides, *composed in trials:
             config = self._job_config(number, overrides, *composed)
             task = without_hydra(config)
-            _name_sweep_job(task, config.hydra)  # tracker runs NAME-<trial> in the sweep's group, as a single trial's
+            name_sweep_job(task, config.hydra)  # tracker runs NAME-<trial> in the sweep's group, as a single trial's
             plain = OmegaConf.to_container(task, resolve=True)
             reason = why_alone(plain)
             if reason:
