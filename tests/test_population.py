@@ -9,6 +9,7 @@ import pytest
 from conftest import TINY, read_json, run_cli
 from dlrun.config.compose import compose, without_hydra
 from dlrun.training.metrics_file import read_metric_rows
+from dlrun.report.curves import plot_curves
 
 SMALL = [*TINY, "hardware.threads=1", "hardware.precision=64-true", "model.width=16"]
 
@@ -59,7 +60,7 @@ def test_each_member_matches_its_trial_run_alone(optimizer, tmp_path):
     for index, cfg in enumerate(configs):
         execute(cfg, tmp_path / f"alone{index}")
     folders = [tmp_path / f"member{index}" for index in range(len(configs))]
-    summaries = train_population(configs, folders, tmp_path / "population")
+    summaries = train_population(configs, folders, tmp_path / "population", plot=plot_curves)
     assert [summary["status"] for summary in summaries] == ["completed"] * len(configs)
     for index, folder in enumerate(folders):
         _assert_same_rows(read_metric_rows(tmp_path / f"alone{index}" / "metrics.csv"),
@@ -106,7 +107,7 @@ def test_a_diverging_member_is_masked_and_the_others_train_on(tmp_path):
     configs = [_config(["optim=sgd", f"optim.lr={lr}"]) for lr in (0.05, 1e3, 0.1)]
     execute(configs[2], tmp_path / "alone")
     folders = [tmp_path / f"member{index}" for index in range(3)]
-    summaries = train_population(configs, folders, tmp_path / "population")
+    summaries = train_population(configs, folders, tmp_path / "population", plot=plot_curves)
     assert [summary["status"] for summary in summaries] == ["completed", "diverged", "completed"]
     assert summaries[1]["error"].startswith("diverged at step") and "member masked" in summaries[1]["error"]
     _assert_same_rows(read_metric_rows(tmp_path / "alone" / "metrics.csv"), read_metric_rows(folders[2] / "metrics.csv"),

@@ -55,7 +55,7 @@ class Launcher:
 def sweep(sweep_dir, arguments, launcher, objective="val/loss", **settings):
     request = SweepRequest(settings={**DEFAULTS, **settings}, arguments=list(arguments), sweep_dir=sweep_dir,
                            objective=objective, launcher={}, hydra_overrides=["hydra.sweeper.sampler=random"])
-    return run_sweep(request, plan_sweep(request), launcher)
+    return run_sweep(request, plan_sweep(request), launcher, summarize)
 
 
 def test_log_space_random_search_in_bounds_and_seeded(tmp_path):

@@ -30,6 +30,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dlrun.base.atomic import is_out_of_space
+from dlrun.base.lightning_private import validation_progress
 from dlrun.callbacks.divergence import Diverged
 
 log = logging.getLogger("dlrun")
@@ -61,7 +62,7 @@ def rewind_validation(checkpoint: dict) -> None:
     its first batch. Lightning resumes a validation where it stopped, which suits only a
     stateful val loader, and loses the metrics of the batches before the stop; here the
     progress reads 'validation started, no batch done yet', which Lightning restarts whole."""
-    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.val_loop.batch_progress"]
+    progress = validation_progress(checkpoint)
     before = progress["total"]["completed"] - progress["current"]["completed"]  # earlier validations
     progress["total"].update(ready=before + 1, started=before + 1, processed=before, completed=before)
     progress["current"].update(ready=1, started=1, processed=0, completed=0)

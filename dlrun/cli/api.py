@@ -10,9 +10,19 @@ from dlrun.config.compose import compose
 from dlrun.base.errors import ConfigError
 from dlrun.config.output_checks import folder_problems, output_problems
 from dlrun.training.run_dirs import claim, holding
-from dlrun.training.runlog import attach_run_log, detach
+from dlrun.training.hooks import RunHooks
+from dlrun.training.console import attach_run_log, detach
 from dlrun.config.validate import validated
 from dlrun.training.session import run_experiment
+
+
+def run_hooks() -> RunHooks:
+    """What every run dlrun starts gets from the layers above the run layer (which names
+    neither): a sweep trial's pruning (it does nothing outside a trial) and the run's plots."""
+    from dlrun.report.curves import plot_run
+    from dlrun.sweeps.pruning import pruning_callback
+
+    return RunHooks(callbacks=(pruning_callback,), at_end=(plot_run,))
 
 
 def _save_hydra_files(config, run_dir: Path, overrides) -> None:
@@ -38,6 +48,6 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
         _save_hydra_files(config, run_dir, overrides)
         handlers = attach_run_log(run_dir)
         try:
-            return run_experiment(config, run_dir, show_console=show_console)
+            return run_experiment(config, run_dir, show_console=show_console, hooks=run_hooks())
         finally:
             detach(handlers)

@@ -17,19 +17,12 @@ log = logging.getLogger("dlrun")
 DLRUN_SWEEPER = "hydra_plugins.dlrun_sweeper."
 
 
-def _name_sweep_job(cfg, hydra_cfg) -> None:
-    """In a sweep, each job's tracker run (W&B, MLflow) is NAME-N, grouped under the sweep
-    folder's name (unless logger.LOGGER.name / group say otherwise)."""
-    from omegaconf import DictConfig, open_dict
+def name_sweep_job(cfg, hydra_cfg) -> None:
+    """In a sweep, each job's tracker runs are NAME-N, grouped under the sweep folder's name
+    (unless logger.LOGGER.name / group say otherwise)."""
+    from dlrun.loggers.table import name_tracker_runs
 
-    for settings in cfg.logger.values():
-        if not (isinstance(settings, DictConfig) and "name" in settings and "group" in settings):
-            continue
-        with open_dict(cfg):
-            if settings.get("group") is None:
-                settings.group = Path(str(hydra_cfg.sweep.dir)).name
-            if settings.get("name") is None:
-                settings.name = f"{cfg.name}-{hydra_cfg.job.num}"
+    name_tracker_runs(cfg, f"{cfg.name}-{hydra_cfg.job.num}", Path(str(hydra_cfg.sweep.dir)).name)
 
 
 def _end_of_sweep_job(summary: dict):
@@ -61,6 +54,7 @@ def hydra_main(cfg):
     from contextlib import nullcontext
 
     from dlrun.base.errors import exiting_on_bad_input
+    from dlrun.cli.api import run_hooks
     from dlrun.config.compose import without_hydra
     from dlrun.config.validate import validated
     from dlrun.training.session import run_experiment
@@ -69,12 +63,12 @@ def hydra_main(cfg):
     single = hydra_cfg.mode == RunMode.RUN
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
-        _name_sweep_job(cfg, hydra_cfg)
+        name_sweep_job(cfg, hydra_cfg)
     # bad input found while training starts (a data file, a checkpoint): exit 2 for a single
     # run; a sweep's trial raises it for the sweeper to record
     with exiting_on_bad_input() if single else nullcontext():
         config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
-        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir))
+        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
     if single:
         if summary["status"] != "completed":
             sys.exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from dlrun.base.lightning_private import train_batches_done
 from dlrun.data.loaders import TensorBatches
 from dlrun.data.datasets import load_splits
 
@@ -50,7 +51,7 @@ class DataModule(L.LightningDataModule):
             return TensorBatches(*self._preloaded(name), batch_size=self.cfg["batch_size"], shuffle=shuffle,
                                  seed=self.seed, rank=trainer.global_rank, world_size=trainer.world_size,
                                  epoch_source=lambda: trainer.current_epoch,
-                                 batches_done_source=(lambda: trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+                                 batches_done_source=(lambda: train_batches_done(trainer))
                                  if shuffle else None)  # the train loader resumes mid-epoch
         return self._file_batches(split, shuffle, trainer)
 

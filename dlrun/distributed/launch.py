@@ -1,10 +1,15 @@
 """The parent side of a multi-process run on this machine.
 
-Writes the resolved config into the run folder, starts one rank per device with
-PyTorch's elastic launcher on dlrun's worker entry point, waits, and returns the summary
-rank zero wrote. When a rank dies, the launcher stops the others (no rank waits forever
+Writes the resolved config (and the caller's run hooks, by name) into the run folder,
+starts one rank per device with PyTorch's elastic launcher on dlrun's rank entry point
+(dlrun.distributed.rank), waits, and returns the summary rank zero wrote. When a rank dies, the launcher stops the others (no rank waits forever
 in a collective) and the summary is marked failed with the error of the rank that failed
 first, also when rank zero could not write it.
+
+`python -m dlrun.distributed.launch ARGS` is that launcher (the agent): torch.distributed.run
+with ARGS, minus the Python traceback and banner it prints when a rank fails; the parent
+reports the failing rank's own error (from its record) instead, and one line here says what
+the agent saw.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from dlrun.distributed.env import LAUNCHER_VARIABLE, TORCHRUN
-from dlrun.distributed.records import LAUNCH_CONFIG, clear_records, first_failure, ranks_dir, read_records
+from dlrun.distributed.records import LAUNCH_CONFIG, LAUNCH_HOOKS, clear_records, first_failure, ranks_dir, read_records
 from dlrun.training.summary import SUMMARY_FILE, new_summary, read_summary, write_summary
 
 log = logging.getLogger("dlrun")
@@ -26,9 +31,9 @@ SECONDS_TO_STOP = 60  # after Ctrl+C: how long the ranks get to write their file
 
 
 def torchrun_command(run_dir: Path, processes: int) -> list:
-    return [sys.executable, "-m", "dlrun.distributed.agent", "--standalone", "--nnodes=1",
+    return [sys.executable, "-m", "dlrun.distributed.launch", "--standalone", "--nnodes=1",
             f"--nproc-per-node={processes}", "--max-restarts=0",
-            "-m", "dlrun.distributed.worker", str(run_dir)]
+            "-m", "dlrun.distributed.rank", str(run_dir)]
 
 
 def rank_environment(processes: int) -> dict:
@@ -97,14 +102,38 @@ def settle_summary(cfg, run_dir: Path, returncode: int, interrupted: bool, proce
     return summary
 
 
-def launch_ranks(cfg, run_dir, processes: int) -> dict:
-    """Train `cfg` with `processes` ranks on this machine; return the run's summary."""
+def launch_ranks(cfg, run_dir, processes: int, hooks=None) -> dict:
+    """Train `cfg` with `processes` ranks on this machine, each with the caller's `hooks`
+    (dlrun.training.hooks.RunHooks); return the run's summary."""
     run_dir = Path(run_dir)
     ranks_dir(run_dir).mkdir(parents=True, exist_ok=True)
     clear_records(run_dir)
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     OmegaConf.save(cfg, ranks_dir(run_dir) / LAUNCH_CONFIG, resolve=True)
+    if hooks is not None:
+        hooks.save(ranks_dir(run_dir) / LAUNCH_HOOKS)
+    else:
+        (ranks_dir(run_dir) / LAUNCH_HOOKS).unlink(missing_ok=True)
     log.info("starting %d ranks with torch.distributed.run in %s", processes, run_dir)
     process = subprocess.Popen(torchrun_command(run_dir, processes), env=rank_environment(processes))
     returncode, interrupted = _wait(process)
     return settle_summary(cfg, run_dir, returncode, interrupted, processes)
+
+
+def agent(argv) -> int:
+    """torch.distributed.run's main, one line instead of its traceback when a rank fails."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main
+
+    try:
+        main(argv)
+    except ChildFailedError as error:
+        rank, failure = error.get_first_failure()
+        print(f"torch.distributed.run: rank {rank} exited first (exit code {failure.exitcode}); "
+              f"the agent stopped the other ranks", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(agent(sys.argv[1:]))

@@ -1,5 +1,14 @@
 """One rank of a multi-process run: quiet logging off rank zero, the usual run path
-(`runner.execute`, whose files only rank zero writes), and this rank's own record."""
+(`runner.execute`, whose files only rank zero writes), and this rank's own record.
+
+Also the entry point of every rank dlrun's parent starts (dlrun.distributed.launch):
+
+    python -m dlrun.distributed.launch --nproc-per-node N ... -m dlrun.distributed.rank RUN_DIR
+
+It reads the config the parent resolved (RUN_DIR/ranks/config.yaml) instead of composing
+one, so all ranks train the same experiment whatever Hydra or a sweeper would pick, and the
+caller's run hooks the parent named (RUN_DIR/ranks/hooks.json).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +18,10 @@ import time
 import warnings
 from pathlib import Path
 
+from dlrun.base.errors import BadInput, refusing_bad_input
 from dlrun.distributed.env import global_rank
-from dlrun.distributed.records import update_record
-from dlrun.training.runlog import attach_run_log
-
+from dlrun.distributed.records import LAUNCH_CONFIG, LAUNCH_HOOKS, ranks_dir, update_record
+from dlrun.training.console import attach_run_log
 
 
 class _RankPrefix(logging.Filter):
@@ -39,17 +48,38 @@ def configure_rank_logging(run_dir: Path, rank: int) -> None:
         warnings.filterwarnings("ignore")  # rank zero shows the same warnings once
 
 
-def run_rank(cfg, run_dir) -> dict:
-    """Train this rank's part of the run; return its summary (rank zero's is the run's)."""
+def run_rank(cfg, run_dir, hooks=None) -> dict:
+    """Train this rank's part of the run, with the caller's `hooks` (dlrun.training.hooks.RunHooks);
+    return its summary (rank zero's is the run's)."""
+    from dlrun.training.hooks import RunHooks
     from dlrun.training.runner import execute
 
     run_dir, rank = Path(run_dir), global_rank()
     run_dir.mkdir(parents=True, exist_ok=True)
     configure_rank_logging(run_dir, rank)
     update_record(run_dir, rank, status="running", started_at=time.time())
-    summary = execute(cfg, run_dir)
+    summary = execute(cfg, run_dir, hooks=hooks or RunHooks())
     ended = time.time()
     # failed_at: kept from RankRecord.on_exception when it came first (update_record keeps the first)
     failed = {"failed_at": ended} if summary["status"] == "failed" else {}
     update_record(run_dir, rank, status=summary["status"], ended_at=ended, error=summary.get("error"), **failed)
     return summary
+
+
+@refusing_bad_input()
+def main(argv=None) -> int:
+    from omegaconf import OmegaConf
+
+    from dlrun.training.hooks import RunHooks
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        raise BadInput("usage: python -m dlrun.distributed.rank RUN_DIR")
+    run_dir = Path(args[0])
+    cfg = OmegaConf.load(ranks_dir(run_dir) / LAUNCH_CONFIG)
+    summary = run_rank(cfg, run_dir, RunHooks.load(ranks_dir(run_dir) / LAUNCH_HOOKS))
+    return 0 if summary["status"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

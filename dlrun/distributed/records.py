@@ -2,7 +2,8 @@
 the rank itself. They say what each rank actually trained with (its optimizer's
 hyperparameters, its batch size, the cluster environment Lightning saw) and how it ended,
 so a run can be checked for ranks that disagreed and a failure traced to the rank that
-failed first. ranks/config.yaml is the resolved config the ranks were started from."""
+failed first. ranks/config.yaml is the resolved config the ranks were started from, and
+ranks/hooks.json the caller's run hooks (dlrun.training.hooks) they add to it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dlrun.base import atomic
 
 RANKS_DIR = "ranks"
 LAUNCH_CONFIG = "config.yaml"
+LAUNCH_HOOKS = "hooks.json"
 
 
 def ranks_dir(run_dir) -> Path:

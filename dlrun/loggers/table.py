@@ -94,6 +94,22 @@ def finish_loggers(trainer, summary: dict) -> dict:
     return kept
 
 
+def name_tracker_runs(cfg, name: str, group: str) -> None:
+    """Default the run name and group of each tracker that has them (W&B, MLflow: their nodes
+    hold `name` and `group`) where the config leaves them null; a sweep's jobs are NAME-N in
+    the sweep folder's group."""
+    from omegaconf import DictConfig, open_dict
+
+    for settings in cfg.logger.values():
+        if not (isinstance(settings, DictConfig) and "name" in settings and "group" in settings):
+            continue
+        with open_dict(cfg):
+            if settings.get("group") is None:
+                settings.group = group
+            if settings.get("name") is None:
+                settings.name = name
+
+
 def earlier_tracker_runs(run_dir: Path) -> dict:
     """The tracker runs (W&B, MLflow) a stopped run kept in its summary.json: a resume keeps
     them there, so its loggers continue those runs."""

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import OmegaConf
 
+from dlrun.base.lightning_private import drop_wandb_init_argument
 from dlrun.distributed.env import is_global_zero
 from dlrun.training.summary import read_summary
 
@@ -33,7 +34,7 @@ class RunLogger(WandbLogger):
 
     def __init__(self, mode: str, **kwargs):
         super().__init__(mode=mode, **kwargs)
-        self._wandb_init.pop("anonymous", None)  # Lightning always passes it; wandb 0.19+ warns it does nothing
+        drop_wandb_init_argument(self, "anonymous")
         self.mode = mode
 
 

@@ -4,9 +4,13 @@ folder, summary.json, metrics.csv, curves and checkpoints, as a single run leave
 
     knobs       which config keys may differ inside a population; how trials group
     stacked     the members' networks called as one (each in turn on the CPU, torch.func.vmap on a GPU)
-    module      the LightningModule of a population: per-member losses, evaluation, masking
-    optimizers  the trials' optimizer over every member's parameter groups; per-member lr schedules
-    members     what each member records and the files it leaves in its run folder
-    trackers    each member's own W&B / MLflow / TensorBoard runs
+    module      the LightningModule of a population: per-member losses, evaluation, masking; the
+                trials' optimizer over every member's parameter groups, per-member lr schedules
+    members     what each member records, the files it leaves in its run folder, its own tracker runs
     run         one population from configs to summaries
+
+Layer: beside dlrun.sweeps, above the run layer (DESIGN: Layers). It imports the run layer
+(dlrun.training), the domain packages and dlrun.base; never sweeps, report or cli: the
+population launcher (hydra_plugins/dlrun_sweeper/population.py) hands in the sweep's
+pruning trials and the plot function.
 """

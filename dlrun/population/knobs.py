@@ -17,7 +17,7 @@ MEMBER_KNOBS = (
     "init.",  # init scheme and scale: each member's network is built and initialised alone
     "loss.label_smoothing", "model.dropout",
     "schedule.",  # schedule and its knobs: one lr factor per member (the interval is shared, plateau runs alone)
-    "logger.",  # tracker run names differ per trial; each member gets its own runs (dlrun.population.trackers)
+    "logger.",  # tracker run names differ per trial; each member gets its own runs (dlrun.population.members)
 )
 SHARED_SCHEDULE_KEYS = ("schedule.interval",)
 NOT_A_FORMULA = "plateau"  # reacts to a metric through Lightning, not a formula of the step: not per member here

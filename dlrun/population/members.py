@@ -2,13 +2,18 @@
 metric rows, its best weights, whether it diverged) and the files it leaves in its own run
 folder, the same files a single run leaves: summary.json, metrics.csv (Lightning's columns
 and steps), plots/curves.png, checkpoints/best.ckpt and last.ckpt (weights and the run's
-config: `dlrun eval` and `init=checkpoint` read them as any run's)."""
+config: `dlrun eval` and `init=checkpoint` read them as any run's), and its tracker runs
+(W&B, MLflow, TensorBoard: the loggers a single run of its config would have, made when the
+population ends from the member's rows, and closed as a single run closes them; the metrics
+reach the tracker at the end, not live). The plots are drawn by a function the caller hands
+in (dlrun.report.curves.plot_curves), as a single run's are."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -138,12 +143,28 @@ class Member:
 
     def close_trackers(self) -> None:
         """The member's W&B / MLflow / TensorBoard runs, after its plots (W&B keeps them too)."""
-        from dlrun.population.trackers import report_to_trackers
-
-        kept = report_to_trackers(self, self.rows, self.summary)
+        kept = self._report_to_trackers()
         if kept:
             self.summary.update(kept)
             write_summary(self.summary, self.run_dir)
+
+    def _report_to_trackers(self) -> dict:
+        """{logger name: its summary.json entry} for the member's tracker runs ({} without trackers)."""
+        from omegaconf import OmegaConf, open_dict
+
+        from dlrun.loggers.table import build_loggers, chosen_loggers, finish_loggers
+
+        cfg = OmegaConf.create(self.config)
+        with open_dict(cfg):
+            cfg.logger.csv = False  # the member's metrics.csv is written already
+        if not chosen_loggers(cfg.logger):
+            return {}
+        loggers = build_loggers(cfg, self.run_dir)
+        for logger in loggers:
+            for row in self.rows:
+                logger.log_metrics({name: value for name, value in row.items() if name != "step"}, step=int(row["step"]))
+            logger.save()
+        return finish_loggers(SimpleNamespace(loggers=loggers), self.summary)  # the finishers read trainer.loggers alone
 
     def _final(self) -> dict:
         final = {}
@@ -174,19 +195,13 @@ class Member:
         return (str(best) if best else None), (str(last) if last else None)
 
 
-def _plot(rows: list, run_dir: Path) -> None:
-    from dlrun.report.curves import plot_curves
-
-    history = MetricHistory(1)
-    history.rows = rows
-    plot_curves(history, run_dir)
-
-
-def plot_members(members: list) -> None:
-    """Each member's plots/curves.png (drawn in forked processes, one per core, measured slower
-    than this on the shared 2-core machine)."""
+def plot_members(members: list, plot) -> None:
+    """Each member's plots: `plot(history, run_dir)` (drawn in forked processes, one per core,
+    measured slower than this on the shared 2-core machine)."""
     for member in members:
-        _plot(member.history.rows, member.run_dir)
+        history = MetricHistory(1)
+        history.rows = member.history.rows
+        plot(history, member.run_dir)
 
 
 def as_logged(value) -> float:

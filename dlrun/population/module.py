@@ -8,7 +8,8 @@ The optimizer is the trials' optimizer class with one pair of parameter groups p
 member's lr, weight decay, momentum, betas...: every member follows the single-run update
 rule exactly. A member whose loss diverges (the single run's rule), or that the sweep's
 pruner stops, is masked: it leaves the summed loss, its gradients are dropped before each
-optimizer step, and the others go on.
+optimizer step, and the others go on. The lr schedule is one factor per group, from its
+member's schedule knobs (dlrun.recipe.schedule's formulas).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from dlrun.base.lightning_private import logging_step, logs_this_step
+from dlrun.base.options import load_object, lookup
 from dlrun.recipe.metrics import LR, METRICS_BY_TASK, metric_name
+from dlrun.recipe.optim import OPTIMIZERS, optimizer_arguments, parameter_groups
+from dlrun.recipe.schedule import lr_factor
 from dlrun.population.members import as_logged
 from dlrun.population.stacked import StackedMembers
 from dlrun.training.task import task_losses
@@ -41,11 +46,11 @@ class PopulationModule(L.LightningModule):
 
     def _position(self) -> tuple:
         """(step, epoch) as Lightning's logger stamps a row logged now."""
-        return self.trainer.fit_loop.epoch_loop._batches_that_stepped, self.trainer.current_epoch
+        return logging_step(self.trainer), self.trainer.current_epoch
 
     def training_step(self, batch, batch_idx):
         inputs, targets = batch
-        logged = self.trainer._logger_connector.should_update_logs  # as TaskModule: metrics on logged steps only
+        logged = logs_this_step(self.trainer)  # as TaskModule: metrics on logged steps only
         values = self._values(self(inputs), targets, self.smoothing, logged)
         losses = torch.stack([value["loss"] for value in values]).detach()
         self._mask_diverged(losses.tolist())  # the one host sync a step costs, as the single run's guard
@@ -145,10 +150,38 @@ class PopulationModule(L.LightningModule):
                 self.population.members[index].load_state_dict(member.best[3])
 
     def configure_optimizers(self):
-        from dlrun.population.optimizers import member_optimizer, member_schedulers
         from dlrun.recipe.schedule import scheduler_steps
 
         optimizer, self.first_group, owners = member_optimizer(self.members, self.population)
         schedule = self.members[0].config["schedule"]
         total = scheduler_steps(self.trainer, schedule["interval"])
         return [optimizer], member_schedulers(self.members, optimizer, owners, total)
+
+
+def member_optimizer(members: list, population) -> tuple:
+    """(optimizer, index of each member's first group, the member owning each group)."""
+    groups, first, owners = [], [], []
+    for index, member in enumerate(members):
+        arguments = optimizer_arguments(member.config["optim"])
+        decay = arguments.pop("weight_decay", 0.0)
+        first.append(len(groups))
+        for group in parameter_groups(population.members[index], decay):
+            groups.append({**arguments, **group})
+            owners.append(index)
+    cls = load_object(lookup(OPTIMIZERS, "optimizer", members[0].config["optim"]["name"]).impl)
+    return cls(groups), first, owners
+
+
+def member_schedulers(members: list, optimizer, owners: list, total: int) -> list:
+    """Lightning scheduler dicts: none when no member schedules its lr (a single run steps none either)."""
+    from torch.optim.lr_scheduler import LambdaLR
+
+    schedules = [member.config["schedule"] for member in members]
+    if all(plain["name"] == "constant" and plain["warmup_steps"] == 0 for plain in schedules):
+        return []
+    factors = [_factor(schedules[owner], total) for owner in owners]
+    return [{"scheduler": LambdaLR(optimizer, factors), "interval": schedules[0]["interval"], "frequency": 1}]
+
+
+def _factor(plain: dict, total: int):
+    return lambda t: lr_factor(plain, t, total)

@@ -70,16 +70,17 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     state["status"] = "completed"
 
 
-def train_population(configs: list, run_dirs: list, work_dir, pruning=None) -> list:
+def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot=None) -> list:
     """Train validated member configs (sharing all but their member knobs) together; each
     member's summary, in the order given (also in each run folder's summary.json).
-    `pruning`: per member, None or (its optuna Trial, the sweep pruner's name)."""
+    `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plot`:
+    plot(history, run_dir) draws a member's plots (dlrun.report.curves.plot_curves), or None."""
     from dlrun.training.run_dirs import holding
-    from dlrun.training.runlog import attach_run_log, detach
+    from dlrun.training.console import attach_run_log, detach
 
     started, members = time.time(), []
     state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
-             "pruning": pruning}
+             "pruning": pruning, "plot": plot}
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -114,7 +115,8 @@ def _finish(members: list, state: dict, started: float) -> list:
         network = module.population.members[member.index] if module is not None else None
         summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
     try:
-        plot_members(members)
+        if state["plot"] is not None:
+            plot_members(members, state["plot"])
     except Exception as error:  # plots are a convenience: the results stand without them
         log.error("could not draw the members' curves: %s", error)
     for member in members:

@@ -1,9 +1,20 @@
 """Run plots: plots/curves.png (loss and accuracy against step, train and val overlaid) and
-plots/diagnostics.png (the diagnostics callbacks' series, one panel per kind)."""
+plots/diagnostics.png (the diagnostics callbacks' series, one panel per kind). A run draws
+them through `plot_run`, the end-of-run hook its caller hands in (dlrun.training.hooks)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+
+def plot_run(trainer, run_dir: Path) -> None:
+    """A finished run's plots, from its trainer's metric history and diagnostics callbacks."""
+    from dlrun.callbacks.recorder import diagnostic_series
+    from dlrun.training.history import MetricHistory
+    from dlrun.training.trainer import find_callback
+
+    plot_curves(find_callback(trainer, MetricHistory), run_dir)
+    plot_diagnostics(diagnostic_series(trainer), run_dir)
 
 
 def plot_curves(history, run_dir: Path):

@@ -21,7 +21,7 @@ log = logging.getLogger("dlrun")
 
 class StudyReport(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
-        from dlrun.cli.commands.report import print_report, write_report
+        from dlrun.report.study import print_report, write_report
 
         folder = str(config.hydra.sweep.dir)
         try:
@@ -55,7 +55,7 @@ class CompanionSweep(Callback):
                 f"hydra.sweep.dir={folder}"]
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        from dlrun.cli.commands.report import print_report, write_report
+        from dlrun.report.study import print_report, write_report
 
         folder = Path(str(config.hydra.sweep.dir))
         companion = folder.with_name(f"{folder.name}_{self.suffix}")

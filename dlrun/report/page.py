@@ -8,7 +8,7 @@ from pathlib import Path
 from dlrun.report.figures import first_sampled
 from dlrun.report.runs import format_value
 from dlrun.report.settings import field_value
-from dlrun.report.sweep_table import sweep_command
+from dlrun.sweeps.trials import sweep_command
 
 DIGITS = 4  # significant digits in the table
 

@@ -91,7 +91,7 @@ def load_sweeps(folders) -> list:
     from optuna.study import StudyDirection
 
     from dlrun.sweeps import study as studies
-    from dlrun.report.sweep_table import trial_rows
+    from dlrun.sweeps.trials import trial_rows
 
     sweeps = []
     for folder in folders:

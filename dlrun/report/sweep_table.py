@@ -1,5 +1,6 @@
 """A sweep at a glance, from its study: the trials sorted by the objective (a table and
-summary.csv), the plots, and the exact command that reproduces the best trial.
+summary.csv), the plots, and the exact command that reproduces the best trial (the rows and
+commands come from dlrun.sweeps.trials).
 
 Printed and written at the end of every sweep and by `dlrun summary SWEEP_DIR`.
 """
@@ -8,41 +9,23 @@ from __future__ import annotations
 
 import csv
 import fcntl
-import shlex
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.markup import escape
 
 from dlrun.base import atomic
 from dlrun.report.runs import format_value
-from dlrun.sweeps import study as studies
 from dlrun.report.sweep_plots import write_sweep_plots
-from dlrun.sweeps.workers import RETRY_ATTR, STATUS_ATTR, SURPLUS
+from dlrun.sweeps import study as studies
+from dlrun.sweeps.trials import TrialRow, continue_command, reproduce_command, trial_distributions, trial_rows
 
 SUMMARY_CSV = "summary.csv"
 # Held while summary.csv and plots/ are (re)written: each worker writes them from the study
 # it reads under the lock, so the last writer wrote everything every worker had told.
 SUMMARY_LOCK = ".summary.lock"
-# Groups that only shape a sweep (presets of hydra.sweeper / hydra.launcher): a single run
-# of the best trial does without them.
-SWEEP_ONLY_GROUPS = ("sweep", "launcher")
-STATE_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "interrupted", "RUNNING": "running",
-                "WAITING": "waiting"}
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    number: int
-    status: str
-    value: float | None
-    params: dict
-    wall_time_s: float | None
-    run_dir: str | None
-    error: str | None
-    overrides: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,66 +35,6 @@ class SweepReport:
     csv_path: Path
     plots: list
     best_command: str | None
-
-
-def _status(frozen) -> str:
-    """How the trial ended (its summary's status), or its state while it has not: a status
-    recorded just before a tell that never landed (a killed worker, a cut-off journal) is not an end."""
-    if frozen.state.is_finished():
-        return frozen.user_attrs.get(STATUS_ATTR) or STATE_STATUS[frozen.state.name]
-    return STATE_STATUS[frozen.state.name]
-
-
-def _row(frozen) -> TrialRow:
-    attrs = frozen.user_attrs
-    wall = attrs.get("wall_time_s")
-    if wall is None and frozen.datetime_start and frozen.datetime_complete:
-        wall = (frozen.datetime_complete - frozen.datetime_start).total_seconds()
-    error = attrs.get("error") if frozen.state.is_finished() else None
-    if attrs.get(RETRY_ATTR) is not None and not error:
-        error = f"retry of trial {attrs[RETRY_ATTR]}"
-    params = dict(frozen.params or frozen.system_attrs.get("fixed_params") or {})
-    return TrialRow(frozen.number, _status(frozen), frozen.value if frozen.state.name == "COMPLETE" else None,
-                    params, wall, attrs.get("run_dir"), error, list(attrs.get("overrides", [])))
-
-
-def trial_rows(study) -> list:
-    """Completed trials best first, then the others (pruned, failed, running, ...) by number;
-    not the surplus ones (asked past n_trials by a worker that lost the race, never run)."""
-    from optuna.study import StudyDirection
-
-    rows = [_row(frozen) for frozen in study.get_trials(deepcopy=False) if frozen.user_attrs.get(STATUS_ATTR) != SURPLUS]
-    maximize = study.direction == StudyDirection.MAXIMIZE
-    scored = sorted((row for row in rows if row.status == "completed"), key=lambda row: row.value, reverse=maximize)
-    return scored + sorted((row for row in rows if row.status != "completed"), key=lambda row: row.number)
-
-
-def _group_of(override: str) -> str:
-    return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
-
-
-def reproduce_command(row: TrialRow) -> str:
-    """`dlrun OVERRIDES`: the trial as a single run, ready to paste into a shell."""
-    return shlex.join(["dlrun", *(o for o in row.overrides if _group_of(o) not in SWEEP_ONLY_GROUPS)])
-
-
-def sweep_command(record: dict, space=None, extra=()) -> str:
-    """The `dlrun -m ...` of a sweep's record: its fixed overrides, its search space (or
-    `space`, a list of KEY=SPACE overrides), Hydra's overrides, then `extra`."""
-    if space is None:
-        space = [f"{key}={text}" for key, text in record.get("search_space", {}).items()]
-    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", []), *extra])
-
-
-def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
-    """`dlrun -m ...` that continues this sweep (its folder, and its database study if it has one) up
-    to n_trials."""
-    from dlrun.sweeps.storage import read_pointer
-
-    pointer = read_pointer(sweep_dir)
-    where = [f"hydra.sweeper.storage={pointer['storage']}", f"hydra.sweeper.study_name={pointer['study_name']}"] \
-        if pointer else []
-    return sweep_command(record, extra=[f"hydra.sweep.dir={sweep_dir}", *where, f"hydra.sweeper.n_trials={n_trials}"])
 
 
 def _format(value) -> str:
@@ -143,15 +66,6 @@ def sweep_table(rows, objective: str):
                       *(escape(_format(row.params.get(key))) for key in keys),
                       f"{row.wall_time_s:.1f} s" if row.wall_time_s is not None else "-", escape((row.error or "")[:80]))
     return table
-
-
-def trial_distributions(study) -> dict:
-    """{parameter: the Optuna distribution it was drawn from}, over the study's trials."""
-    found = {}
-    for frozen in study.get_trials(deepcopy=False):
-        for key, distribution in frozen.distributions.items():
-            found.setdefault(key, distribution)
-    return found
 
 
 def _offline_wandb(sweep_dir: Path) -> bool:

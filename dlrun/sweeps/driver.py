@@ -1,7 +1,7 @@
 """One worker of a sweep from start to summary: settings -> search space -> plan -> the
 shared study (created, or joined) -> this worker's loop -> the summary. Called by the Hydra
-sweeper plugin, which supplies `launch` (Hydra's launcher) and what it read from the
-composed config."""
+sweeper plugin, which supplies `launch` (Hydra's launcher), `summarize` (the sweep's report,
+dlrun.report.sweep_table: a layer above this one) and what it read from the composed config."""
 
 from __future__ import annotations
 
@@ -107,9 +107,7 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
                     "queued again", reaped)
 
 
-def _run_worker(study, request, planned, launch, presence, worker: str, launch_batch=None) -> None:
-    from dlrun.report.sweep_table import summarize
-
+def _run_worker(study, request, planned, launch, presence, worker: str, summarize, launch_batch=None) -> None:
     _announce(request, planned, study, worker, reap(study, presence))
     loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
                   on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False),
@@ -121,12 +119,12 @@ def _run_worker(study, request, planned, launch, presence, worker: str, launch_b
         raise
 
 
-def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None, launch_batch=None):
+def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, summarize, study=None, launch_batch=None):
     """Run this worker until no place is left in the study; the summary is printed and
-    written whatever happens (covering every worker's trials). `launch_batch`: a population
-    launcher's, for plan.population trials at once."""
-    from dlrun.report.sweep_table import summarize
-
+    written whatever happens (covering every worker's trials), and returned.
+    `summarize(sweep_dir, study, show=, plots=)` writes it (also after each told trial,
+    quietly and without plots); `launch_batch`: a population launcher's, for
+    plan.population trials at once."""
     settings = planned.settings
     study = study if study is not None else open_sweep_study(request, settings)
     study.set_user_attr(studies.SWEEP_RECORD, _record(request, planned.space, settings))
@@ -135,7 +133,7 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, study=None, 
     presence.start()
     try:
         with storage_in_environment(location):
-            _run_worker(study, request, planned, launch, presence, worker, launch_batch)
+            _run_worker(study, request, planned, launch, presence, worker, summarize, launch_batch)
     finally:
         presence.stop()
         report = summarize(request.sweep_dir, study)

@@ -4,7 +4,8 @@ whether to go on. A pruned run raises `Pruned`; the runner records status `prune
 the sweeper tells the study.
 
 Active only in a trial of dlrun's sweeper (it sets the study and the trial number in the
-trial's environment, see dlrun.sweeps.study) with a pruner other than `none`.
+trial's environment, see dlrun.sweeps.study) with a pruner other than `none`. The run layer
+does not know it: whoever starts a run hands `pruning_callback` in (dlrun.training.hooks).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 
 from dlrun.sweeps.study import trial_of_this_process
+from dlrun.training.hooks import RunStopped
 
 
-class Pruned(RuntimeError):
+class Pruned(RunStopped):
     """The sweep's pruner stopped this trial; str() says when and at what value."""
+
+    status = "pruned"
 
 
 class SweepPruning(Callback):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from dlrun.base.errors import BadInput
-from dlrun.report.sweep_table import sweep_command, trial_distributions, trial_rows
 from dlrun.sweeps.space import override_value, parse_space
 from dlrun.sweeps.study import sweep_record
+from dlrun.sweeps.trials import sweep_command, trial_distributions, trial_rows
 
 # The best quarter of the completed trials (at least two) shapes the new space.
 TOP_FRACTION = 0.25

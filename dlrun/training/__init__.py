@@ -2,6 +2,10 @@
 LightningModule), Trainer building, the runner (data -> model -> fit -> test), the run
 folder (claim, summary.json, metrics.csv, checkpoints, run.log) and the console.
 Imports: dlrun.base, dlrun.config, the domain packages (models, data, recipe, callbacks,
-loggers' table) and dlrun.distributed; never sweeps, report, cli or a specific tracker:
-what a caller above wants added to a run (a sweep's pruning, plots) it hands in.
+loggers' table, distributed's env / strategies / callbacks); never sweeps, population,
+report, cli or a specific tracker: what a caller above wants added to a run (a sweep's
+pruning, plots) it hands in (hooks). Two modules sit elsewhere in the layering (DESIGN:
+Layers): session is above dlrun.distributed (it picks single process, launch or rank), and
+summary, metrics_file and checkpoint_files (the run folder's files) are below the domain
+packages, which read them.
 """

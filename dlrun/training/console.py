@@ -5,6 +5,9 @@ the result table. In a batch log (stdout or stderr not a terminal: CI, SLURM, `>
 same header and result, one line per epoch instead of the bar, no control characters. A sweep
 trial prints nothing of its own: the sweep prints one line per trial. The whole resolved
 config is in RUN_DIR/.hydra/config.yaml (and `dlrun show`), not on the console.
+
+run.log: attach_run_log is the one way a process sends its log lines to a run folder (and
+the console).
 """
 
 from __future__ import annotations
@@ -134,3 +137,28 @@ def print_result(summary: dict) -> None:
     console.print(result_table(summary))
     for line in result_lines(summary):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+# the format of Hydra's own job logging, so every run.log reads alike
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+def attach_run_log(run_dir, console=None) -> list:
+    """Root-logger handlers for RUN_DIR/run.log (appended) and, given a stream, the console;
+    INFO and up. Returns the handlers, for whoever detaches them later."""
+    formatter = logging.Formatter(LOG_FORMAT)
+    handlers = [logging.FileHandler(Path(run_dir) / "run.log", mode="a")]
+    if console is not None:
+        handlers.append(logging.StreamHandler(console))
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+    return handlers
+
+
+def detach(handlers) -> None:
+    for handler in handlers:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

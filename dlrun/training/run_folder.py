@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dlrun.base.errors import BadInput, ConfigError
-from dlrun.training.runlog import attach_run_log, detach
+from dlrun.training.console import attach_run_log, detach
 from dlrun.config.validate import validated
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"

@@ -1,5 +1,6 @@
 """One run from a resolved config: data -> model -> init -> TaskModule -> Trainer -> fit/test
--> summary.json + plots. Whatever happens, the summary is written."""
+-> summary.json (and what the caller's hooks add: plots, a sweep's pruning). Whatever
+happens, the summary is written."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.distributed.env import is_global_zero
+from dlrun.training.hooks import RunHooks, RunStopped
 from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
 from dlrun.training.summary import new_summary, write_summary
 
@@ -52,7 +54,7 @@ def _checkpoint_paths(trainer, run_dir: Path):
     return (checkpoint.best_model_path or None) if checkpoint else None, str(last) if last.is_file() else None
 
 
-def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, resume_from=None):
+def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, resume_from, hooks: RunHooks):
     import lightning as L
 
     from dlrun.training.trainer import build_trainer
@@ -60,7 +62,7 @@ def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, re
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, task = build_components(cfg, initialise=resume_from is None)
     summary["spec"] = datamodule.spec.to_dict()
-    trainer = build_trainer(cfg, run_dir)
+    trainer = build_trainer(cfg, run_dir, callback_factories=hooks.callbacks)
     holder.trainer = trainer
     # a resume restores weights, optimizer, schedule, loops, callbacks and random states;
     # weights_only: tensors and plain containers, never pickled code
@@ -131,11 +133,9 @@ def _final_metrics(trainer) -> dict:
             if not name.startswith("test/") and not name.endswith("_epoch")}
 
 
-def _collect(summary: dict, run_dir: Path, trainer):
-    """Fill metrics, checkpoints and steps from the trainer; write plots."""
-    from dlrun.callbacks.recorder import diagnostic_series
+def _collect(summary: dict, run_dir: Path, trainer, at_end=()):
+    """Fill metrics, checkpoints and steps from the trainer; then the caller's `at_end` hooks (plots)."""
     from dlrun.training.history import MetricHistory
-    from dlrun.report.curves import plot_curves, plot_diagnostics
     from dlrun.training.trainer import find_callback
 
     if trainer is None:
@@ -150,15 +150,14 @@ def _collect(summary: dict, run_dir: Path, trainer):
     objective = summary["objective"]["metric"]
     summary["objective"]["value"], summary["objective"]["step"] = history.best(objective)
     if trainer.is_global_zero:
-        plot_curves(history, run_dir)
-        plot_diagnostics(diagnostic_series(trainer), run_dir)
+        for hook in at_end:
+            hook(trainer, run_dir)
 
 
-def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
-    """Train and test one config in `run_dir` (from the checkpoint `resume_from`, if given);
-    return the summary (also in summary.json)."""
+def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = RunHooks()) -> dict:
+    """Train and test one config in `run_dir` (from the checkpoint `resume_from`, if given),
+    with what the caller adds (`hooks`); return the summary (also in summary.json)."""
     from dlrun.callbacks.divergence import Diverged
-    from dlrun.sweeps.pruning import Pruned
     from dlrun.loggers.table import earlier_tracker_runs, finish_loggers
     from dlrun.config.validate import ConfigError
     from dlrun.recipe.transfer import CheckpointError
@@ -176,14 +175,14 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
     started, holder = time.time(), SimpleNamespace(trainer=None)
     try:
         with _appending_metrics(run_dir, resume_from):
-            _fit_and_test(cfg, run_dir, summary, holder, resume_from)
+            _fit_and_test(cfg, run_dir, summary, holder, resume_from, hooks)
     except (KeyboardInterrupt, SystemExit):  # SIGTERM (and a first Ctrl+C) end as SIGTERMException
         summary["status"] = "interrupted"
     except Diverged as error:
         summary["status"], summary["error"] = "diverged", str(error)
         log.error("%s", error)
-    except Pruned as error:  # a sweep's pruner stopped this trial (dlrun.sweeps.pruning)
-        summary["status"], summary["error"] = "pruned", str(error)
+    except RunStopped as error:  # a caller's callback stopped the run on purpose (a sweep's pruner)
+        summary["status"], summary["error"] = error.status, str(error)
         log.info("%s", error)
     except ConfigError as error:  # bad data files found while loading (after a download): exit 2 like any config error
         summary["status"], summary["error"] = "failed", str(error)
@@ -195,7 +194,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None) -> dict:
         _record_failure(summary, run_dir, error)
     finally:
         try:
-            _collect(summary, run_dir, holder.trainer)
+            _collect(summary, run_dir, holder.trainer, hooks.at_end)
         except Exception as error:
             log.error("could not collect results: %s", _one_line(error))
         summary["wall_time_s"] = time.time() - started

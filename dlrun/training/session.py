@@ -13,31 +13,32 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from dlrun.training.hooks import RunHooks
 from dlrun.training.run_dirs import holding
 
 log = logging.getLogger("dlrun")
 
 
-def _train(cfg: DictConfig, run_dir: Path, plan) -> dict:
+def _train(cfg: DictConfig, run_dir: Path, plan, hooks: RunHooks) -> dict:
     from dlrun.distributed import plan as modes
 
     if plan.mode == modes.LAUNCH:
         from dlrun.distributed.launch import launch_ranks
 
-        return launch_ranks(cfg, run_dir, plan.devices)
+        return launch_ranks(cfg, run_dir, plan.devices, hooks)
     if plan.mode == modes.RANK:  # SLURM (or torchrun) started this process as one rank
         from dlrun.distributed.rank import run_rank
 
-        return run_rank(cfg, run_dir)
+        return run_rank(cfg, run_dir, hooks)
     from dlrun.training.runner import execute
 
-    return execute(cfg, run_dir)
+    return execute(cfg, run_dir, hooks=hooks)
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) -> dict:
-    """Print the config, train and test, print the result; return the summary. `cfg` is the
-    run's config as validated once, before its folder existed (dlrun.config.validate.validated,
-    Hydra's node left out): it is trusted here, not checked again."""
+def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True, hooks: RunHooks = RunHooks()) -> dict:
+    """Print the config, train and test (with the caller's `hooks`), print the result; return
+    the summary. `cfg` is the run's config as validated once, before its folder existed
+    (dlrun.config.validate.validated, Hydra's node left out): it is trusted here, not checked again."""
     from dlrun.training.console import print_header, print_result
     from dlrun.distributed.plan import plan_launch
 
@@ -47,7 +48,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True) ->
     if show_console:
         print_header(cfg, run_dir)
     with holding(run_dir) if plan.is_rank_zero else nullcontext():  # one live owner per run folder
-        summary = _train(cfg, Path(run_dir), plan)
+        summary = _train(cfg, Path(run_dir), plan, hooks)
     if show_console:
         print_result(summary)
     if plan.is_rank_zero:

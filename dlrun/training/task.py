@@ -13,6 +13,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from dlrun.base.lightning_private import logs_this_step
 from dlrun.data.spec import IGNORE, DataSpec
 from dlrun.recipe.metrics import LR, METRICS_BY_TASK, metric_name
 from dlrun.recipe.optim import build_optimizer
@@ -111,7 +112,7 @@ class TaskModule(L.LightningModule):
         if trainer is None:  # called outside a Trainer (a user's own loop)
             return False
         # the very condition under which Lightning hands step metrics to the loggers
-        return trainer._logger_connector.should_update_logs
+        return logs_this_step(trainer)
 
     def _log_train_step(self, values: dict, batch_size: int) -> None:
         for name in METRICS_BY_TASK[self.spec.task]:

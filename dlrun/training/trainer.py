@@ -26,7 +26,6 @@ from dlrun.training.history import MetricHistory
 from dlrun.loggers.table import build_loggers
 from dlrun.recipe.metrics import direction
 from dlrun.recipe.optim import gradient_clipping
-from dlrun.sweeps.pruning import pruning_callback
 
 
 def history_callback(cfg, run_dir: Path):
@@ -96,14 +95,19 @@ CALLBACK_FACTORIES = [
     activations_callback,
     gradient_noise_callback,
     divergence_callback,
-    pruning_callback,  # sweep trials only: the sweep's pruner may stop the run after a validation round
+]
+# After the caller's callbacks (dlrun.training.hooks: a sweep trial's pruning, which may stop
+# the run after a validation round), so that their on_exception sees such a stop too.
+LAST_CALLBACK_FACTORIES = [
     averaging_callback,  # before resumable: its on_exception puts the training weights back first
     resumable_callback,
 ]
 
 
-def build_callbacks(cfg, run_dir: Path) -> list:
-    made = (factory(cfg, run_dir) for factory in CALLBACK_FACTORIES)
+def build_callbacks(cfg, run_dir: Path, callback_factories=()) -> list:
+    """The run's callbacks, with the caller's (`callback_factories`, same signature) in their place."""
+    factories = [*CALLBACK_FACTORIES, *callback_factories, *LAST_CALLBACK_FACTORIES]
+    made = (factory(cfg, run_dir) for factory in factories)
     return [callback for callback in made if callback is not None]
 
 
@@ -155,7 +159,9 @@ def build_profiler(cfg, run_dir: Path):
         dirpath=str(run_dir), filename="profile")
 
 
-def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
+def build_trainer(cfg, run_dir: Path, extra_callbacks=(), callback_factories=()) -> L.Trainer:
+    """`callback_factories`: the caller's (dlrun.training.hooks.RunHooks.callbacks); `extra_callbacks`:
+    ready-made callbacks added last."""
     hardware, knobs = cfg.hardware, cfg.trainer
     route_lightning_logs()
     torch.set_float32_matmul_precision(hardware.matmul_precision)
@@ -185,7 +191,7 @@ def build_trainer(cfg, run_dir: Path, extra_callbacks=()) -> L.Trainer:
         default_root_dir=str(run_dir),
         plugins=[AtomicCheckpointIO()],  # checkpoints written atomically, with their SHA-256
         logger=build_loggers(cfg, run_dir) or False,
-        callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks),
+        callbacks=build_callbacks(cfg, run_dir, callback_factories) + list(extra_callbacks),
     )
 
 

@@ -64,7 +64,7 @@ class PopulationLauncher(Launcher):
         run folder, exception or None)], in any order. `study_name`: the sweep's study, for pruning."""
         from omegaconf import OmegaConf
 
-        from dlrun.cli.app import _name_sweep_job
+        from dlrun.cli.app import name_sweep_job
         from dlrun.config.compose import without_hydra
         from dlrun.population.knobs import group_members, why_alone
 
@@ -72,7 +72,7 @@ class PopulationLauncher(Launcher):
         for number, overrides, *composed in trials:
             config = self._job_config(number, overrides, *composed)
             task = without_hydra(config)
-            _name_sweep_job(task, config.hydra)  # tracker runs NAME-<trial> in the sweep's group, as a single trial's
+            name_sweep_job(task, config.hydra)  # tracker runs NAME-<trial> in the sweep's group, as a single trial's
             plain = OmegaConf.to_container(task, resolve=True)
             reason = why_alone(plain)
             if reason:
@@ -101,6 +101,7 @@ class PopulationLauncher(Launcher):
     def _train(self, numbers: list, members: dict, study_name=None) -> list:
         """members: {trial number: (its Hydra job config, the task config as plain containers, the task config)}."""
         from dlrun.population.run import train_population
+        from dlrun.report.curves import plot_curves
         from dlrun.config.validate import validate
 
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
@@ -111,7 +112,7 @@ class PopulationLauncher(Launcher):
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
             summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
-                                         self._pruning(numbers, study_name))
+                                         self._pruning(numbers, study_name), plot=plot_curves)
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
         if any(summary["status"] == "interrupted" for summary in summaries):

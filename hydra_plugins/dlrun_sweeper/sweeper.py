@@ -48,6 +48,7 @@ class DlrunSweeper(Sweeper):
         from omegaconf import OmegaConf
 
         from dlrun.base import atomic
+        from dlrun.report.sweep_table import summarize
         from dlrun.sweeps.devices import DevicePlan, pins_devices
         from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
         from dlrun.sweeps.loop import SweepAborted
@@ -68,7 +69,7 @@ class DlrunSweeper(Sweeper):
         atomic.write_text(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         launch_batch = self.launch_population if hasattr(self.launcher, "launch_members") else None
         try:
-            return run_sweep(request, planned, self.launch_trial, study, launch_batch)
+            return run_sweep(request, planned, self.launch_trial, summarize, study, launch_batch)
         except SweepAborted as error:
             raise SweepError(f"dlrun sweep: {error}") from None
 

@@ -70,6 +70,7 @@ def main(args) -> int:
 
 
 def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
+    from dlrun.cli.api import run_hooks
     from dlrun.training.console import print_header, print_result
     from dlrun.training.runner import execute
 
@@ -77,6 +78,6 @@ def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
         save_config(cfg, run_dir, overrides)
     with logging_to(run_dir):
         print_header(cfg, run_dir, title=f"resume {cfg.name} from {checkpoint}")
-        summary = execute(cfg, run_dir, resume_from=checkpoint)
+        summary = execute(cfg, run_dir, resume_from=checkpoint, hooks=run_hooks())
         print_result(summary)
     return summary
