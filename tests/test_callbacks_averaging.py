@@ -10,8 +10,7 @@ from omegaconf import OmegaConf
 
 import dlrun
 from conftest import TINY
-from dlrun.callbacks.averaging import TRAINING_WEIGHTS
-from dlrun.callbacks.ema import ExponentialMovingAverage
+from dlrun.callbacks.averaging import TRAINING_WEIGHTS, ExponentialMovingAverage
 
 EMA = ["callbacks.averaging.name=ema", "callbacks.averaging.ema.decay=0.9"]
 SWA_PER_EPOCH = ["callbacks.averaging.name=swa", "callbacks.averaging.swa.start_fraction=0.0",

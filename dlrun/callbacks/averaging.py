@@ -1,4 +1,4 @@
-"""Weight averaging (the shared part of EMA and SWA).
+"""Weight averaging: EMA and SWA, and what they share.
 
 Training steps the raw weights; an average of them is kept beside (same device, one copy
 of the floating-point state: parameters and float buffers such as BatchNorm statistics).
@@ -6,9 +6,22 @@ Validation during fit runs on the average (swapped in, then back); every checkpo
 `state_dict` holds the average, so `best.ckpt`, `dlrun eval` and `init=checkpoint` see the
 averaged model, while the raw weights ride along in the callback's state so that a resumed
 run trains on from them. When training ends the average replaces the raw weights for good.
+
+EMA: average <- decay * average + (1 - decay) * weights, every N steps. With `warmup` the
+decay after n updates is min(decay, (1 + n) / (10 + n)) (as in TensorFlow's
+ExponentialMovingAverage with num_updates): early on the average follows the weights
+closely, so the random initialisation does not linger in it for ~1/(1-decay) steps.
+
+SWA (Izmailov et al. 2018): the equal-weight mean of the weights visited after a start
+point, taken once per epoch (classic SWA, at the epoch's last batch so that the epoch's
+validation already sees it) or every N optimizer steps. The start is a fraction of the
+planned optimizer steps (the trainer's estimate, so it follows max_epochs / max_steps /
+limit_train_batches). BatchNorm statistics are averaged with the weights rather than recomputed.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -116,6 +129,42 @@ class WeightAverage(Callback):
         state = pl_module.state_dict(keep_vars=True)
         for name, tensor in raw.items():
             state[name].data.copy_(tensor)
+
+
+class ExponentialMovingAverage(WeightAverage):
+    def __init__(self, settings):
+        super().__init__()
+        self.decay, self.warmup, self.every_n_steps = settings.decay, settings.warmup, settings.every_n_steps
+
+    def _due(self, trainer, batch_idx: int) -> bool:
+        return trainer.global_step % self.every_n_steps == 0
+
+    def current_decay(self) -> float:
+        if not self.warmup:
+            return self.decay
+        return min(self.decay, (1 + self.count) / (10 + self.count))
+
+    def _weight(self) -> float:
+        return 1.0 - self.current_decay()
+
+
+class StochasticWeightAverage(WeightAverage):
+    def __init__(self, settings):
+        super().__init__()
+        self.start_fraction, self.every_n_steps = settings.start_fraction, settings.every_n_steps
+
+    def start_step(self, trainer) -> int:
+        return math.floor(self.start_fraction * trainer.estimated_stepping_batches)
+
+    def _due(self, trainer, batch_idx: int) -> bool:
+        if trainer.global_step < max(1, self.start_step(trainer)):
+            return False
+        if self.every_n_steps == 0:
+            return batch_idx + 1 == trainer.num_training_batches
+        return trainer.global_step % self.every_n_steps == 0
+
+    def _weight(self) -> float:
+        return 1.0 / (self.count + 1)  # running mean of count + 1 snapshots
 
 
 def averaging_callback(cfg, run_dir):

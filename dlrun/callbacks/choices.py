@@ -10,8 +10,8 @@ from dlrun.base.rules import BOOLEAN, Rule, integer, is_number, number, one_of
 # name -> its class; an averager's knobs are the CALLBACK_KNOBS under averaging.NAME
 AVERAGERS = {
     "none": Option(impl=None),
-    "ema": Option(impl="dlrun.callbacks.ema:ExponentialMovingAverage"),
-    "swa": Option(impl="dlrun.callbacks.swa:StochasticWeightAverage"),
+    "ema": Option(impl="dlrun.callbacks.averaging:ExponentialMovingAverage"),
+    "swa": Option(impl="dlrun.callbacks.averaging:StochasticWeightAverage"),
 }
 
 # {dotted key under `callbacks`: Knob}
