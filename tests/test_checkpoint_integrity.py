@@ -19,7 +19,7 @@ from dlrun.training.checkpoint_files import as_recorded, recorded_path, sidecar,
 from dlrun.cli.commands.evaluate import main as evaluate
 from dlrun.cli.commands.resume import main as resume
 from dlrun.base.errors import CheckpointError, ConfigError
-from dlrun.config.precheck import check_command_line
+from dlrun.cli.precheck import check_command_line
 from dlrun.recipe.transfer import load_state_dict, resolve_checkpoint
 
 

@@ -73,3 +73,15 @@ def exiting_on_bad_input(command: str = ""):
         yield
     except BadInput as error:
         raise SystemExit(print_bad_input(error, command)) from None
+
+
+# A message stays one line: a value longer than this is cut in the middle.
+LONGEST_SHOWN = 240
+
+
+def shown(value) -> str:
+    """A value as a message shows it: long ones cut in the middle, so a message stays one line."""
+    text = str(value)
+    if len(text) <= LONGEST_SHOWN:
+        return text
+    return f"{text[:40]}...{text[-20:]} ({len(text)} characters)"

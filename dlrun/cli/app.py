@@ -42,7 +42,7 @@ def _end_of_sweep_job(summary: dict):
 
 def _checked_before(hydra_cfg) -> bool:
     """Whether this job's config was validated before Hydra handed it over: a single run's
-    command line was (dlrun.config.precheck, in this process, before Hydra started), and so
+    command line was (dlrun.cli.precheck, in this process, before Hydra started), and so
     is each trial of dlrun's sweeper (before it launches the trial). A job of another sweeper
     (hydra/sweeper=basic) is validated here."""
     return hydra_cfg.mode == RunMode.RUN or str(hydra_cfg.sweeper.get("_target_", "")).startswith(DLRUN_SWEEPER)

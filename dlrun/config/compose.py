@@ -136,7 +136,7 @@ def without_hydra(cfg):
 
 def resolution_problem(error) -> str:
     """`key: what is wrong` for an interpolation that does not resolve."""
-    from dlrun.config.overrides import shown
+    from dlrun.base.errors import shown
 
     key = getattr(error, "full_key", None) or "?"
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -13,7 +13,7 @@ from dlrun.base.options import Group, Knob
 from dlrun.base.rules import (BOOLEAN, FRACTION_COUNT_OR_OFF, FRACTION_OR_COUNT, SEED_LIMIT, Rule, in_range,
                               integer, number, one_of, text)
 from dlrun.callbacks.choices import CALLBACK_KNOBS
-from dlrun.config.overrides import shown
+from dlrun.base.errors import shown
 from dlrun.data.datasets import DATA
 from dlrun.distributed.strategies import STRATEGIES
 from dlrun.loggers.table import LOGGERS

@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from dlrun.config.overrides import shown
+from dlrun.base.errors import shown
 
 NAME_MAX, PATH_MAX = 255, 4096  # where the filesystem does not say (os.pathconf)
 

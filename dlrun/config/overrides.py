@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import re
 
-from dlrun.base.errors import ConfigError
+from dlrun.base.errors import ConfigError, shown
 
 # characters Hydra's grammar takes unquoted besides letters, digits and spaces
 UNQUOTED = set("_-/\\+.$%*@?|:")
 # the longest integer Python converts from text by default (sys.get_int_max_str_digits)
 MAX_DIGITS = 4300
-LONGEST_SHOWN = 240
-
-
-def shown(value) -> str:
-    """A value as a message shows it: long ones cut in the middle, so a message stays one line."""
-    text = str(value)
-    if len(text) <= LONGEST_SHOWN:
-        return text
-    return f"{text[:40]}...{text[-20:]} ({len(text)} characters)"
-
-
 def hydra_quoted(text: str) -> str:
     """A value in Hydra's override grammar, whatever characters it holds (a path, a URL)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -4,7 +4,7 @@ Option-specific knobs are their declarations' business (dlrun.config.validate's 
 
 from __future__ import annotations
 
-from dlrun.config.overrides import shown
+from dlrun.base.errors import shown
 
 NODES = ("model", "data", "optim", "optim.clip", "schedule", "init", "hardware", "logger", "loss", "trainer",
          "callbacks", "callbacks.checkpoint", "callbacks.early_stopping", "callbacks.averaging",

@@ -16,7 +16,7 @@ import struct
 import zipfile
 from pathlib import Path
 
-from dlrun.config.overrides import shown
+from dlrun.base.errors import shown
 
 IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801  # unsigned bytes, 3 dims / 1 dim
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -1,5 +1,5 @@
 """`dlrun show [OVERRIDES...]` and `dlrun validate [OVERRIDES...]`: a command line's config,
-checked as a run checks it before it starts (dlrun.config.precheck), printed whole or in one
+checked as a run checks it before it starts (dlrun.cli.precheck), printed whole or in one
 line. Its bad input reads as a run's own (`dlrun: config error:`). Imports neither torch nor
 lightning."""
 
@@ -11,7 +11,7 @@ from dlrun.base.errors import BadInput, refusing_bad_input
 def _config(args, outputs: bool):
     """The checked config: a run's as validated, a sweep's base config (its points checked)."""
     from dlrun.config.compose import without_hydra
-    from dlrun.config.precheck import check_command_line
+    from dlrun.cli.precheck import check_command_line
 
     checked = check_command_line(args, outputs=outputs)
     if checked.run_config is not None:

@@ -60,7 +60,7 @@ def _owns_its_folder(checked) -> bool:
 
 @refusing_bad_input()
 def main(args) -> int:
-    from dlrun.config.precheck import check_command_line
+    from dlrun.cli.precheck import check_command_line
 
     checked = check_command_line(args)
     if checked.command_line.app_help:
