@@ -24,6 +24,7 @@ from dlrun.base.rules import Rule
 class Knob:
     rule: Rule
     meaning: str  # one line: what it does (shown by `dlrun ls GROUP OPTION`)
+    required: bool = False  # every run reads it: a config without it (`~key`) is refused
 
 
 @dataclass(frozen=True)

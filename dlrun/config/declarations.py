@@ -24,37 +24,42 @@ from dlrun.recipe.optim import OPTIM
 from dlrun.recipe.schedule import SCHEDULE
 
 TOP_KNOBS = {
-    "seed": Knob(integer(0, SEED_LIMIT - 1), "seeds Python, numpy and torch (data splits included)"),
+    "seed": Knob(integer(0, SEED_LIMIT - 1), "seeds Python, numpy and torch (data splits included)", required=True),
     "name": Knob(Rule(lambda v: isinstance(v, str) and v != "" and "/" not in v, "a non-empty string without '/'"),
-                 "the run folder's suffix and the tracker's run name"),
-    "objective": Knob(one_of(all_metric_names()), "the metric that picks the best checkpoint and the sweep's objective"),
+                 "the run folder's suffix and the tracker's run name", required=True),
+    "objective": Knob(one_of(all_metric_names()), "the metric that picks the best checkpoint and the sweep's objective",
+                      required=True),
 }
 TRAINER_KNOBS = {
-    "max_epochs": Knob(integer(1), "epochs to train"),
+    "max_epochs": Knob(integer(1), "epochs to train", required=True),
     "max_steps": Knob(Rule(lambda v: v == -1 or in_range(v, 1), "-1 (no limit) or an integer >= 1 (below 2**31)"),
-                      "optimizer steps to train; -1: max_epochs decides"),
-    "limit_train_batches": Knob(FRACTION_OR_COUNT, "the part of each epoch's training batches used"),
-    "limit_val_batches": Knob(FRACTION_COUNT_OR_OFF, "the part of the validation batches used (0: no validation)"),
-    "limit_test_batches": Knob(FRACTION_COUNT_OR_OFF, "the part of the test batches used (0: no test)"),
-    "val_check_interval": Knob(FRACTION_OR_COUNT, "validate after this fraction of an epoch, or this many batches"),
-    "check_val_every_n_epoch": Knob(integer(1), "validate every n epochs"),
-    "log_every_n_steps": Knob(integer(1), "steps between logged training metrics"),
-    "progress_bar": Knob(BOOLEAN, "show progress bars"),
+                      "optimizer steps to train; -1: max_epochs decides", required=True),
+    "limit_train_batches": Knob(FRACTION_OR_COUNT, "the part of each epoch's training batches used", required=True),
+    "limit_val_batches": Knob(FRACTION_COUNT_OR_OFF, "the part of the validation batches used (0: no validation)",
+                              required=True),
+    "limit_test_batches": Knob(FRACTION_COUNT_OR_OFF, "the part of the test batches used (0: no test)", required=True),
+    "val_check_interval": Knob(FRACTION_OR_COUNT, "validate after this fraction of an epoch, or this many batches",
+                               required=True),
+    "check_val_every_n_epoch": Knob(integer(1), "validate every n epochs", required=True),
+    "log_every_n_steps": Knob(integer(1), "steps between logged training metrics", required=True),
+    "progress_bar": Knob(BOOLEAN, "show progress bars", required=True),
     "profiler": Knob(Rule(lambda v: v in (None, "simple", "advanced", "pytorch"), "null (off), simple, advanced or pytorch"),
                      "Lightning's profiler; its report goes into the run folder"),
-    "test_after_fit": Knob(BOOLEAN, "test the best checkpoint after training"),
+    "test_after_fit": Knob(BOOLEAN, "test the best checkpoint after training", required=True),
 }
 LOSS_KNOBS = {
     "label_smoothing": Knob(number(0, 1, high_open=True), "train on (1 - e) * one_hot + e / classes"),
 }
 HARDWARE_KNOBS = {
-    "name": Knob(text("a non-empty name"), "the preset's name"),
-    "devices": Knob(Rule(lambda v: in_range(v, 1) or v == "auto", "an integer >= 1 or 'auto'"), "devices per node"),
-    "precision": Knob(one_of(("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")), "numeric precision"),
+    "name": Knob(text("a non-empty name"), "the preset's name", required=True),
+    "devices": Knob(Rule(lambda v: in_range(v, 1) or v == "auto", "an integer >= 1 or 'auto'"), "devices per node",
+                    required=True),
+    "precision": Knob(one_of(("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "64-true")), "numeric precision",
+                      required=True),
     "deterministic": Knob(BOOLEAN, "deterministic algorithms only (slower, reproducible)"),
-    "accelerator": Knob(one_of(("cpu", "gpu", "cuda", "mps", "auto")), "where to train"),
+    "accelerator": Knob(one_of(("cpu", "gpu", "cuda", "mps", "auto")), "where to train", required=True),
     "num_nodes": Knob(integer(1), "machines"),
-    "strategy": Knob(one_of(STRATEGIES), "how several devices train one run"),
+    "strategy": Knob(one_of(STRATEGIES), "how several devices train one run", required=True),
     "compile": Knob(BOOLEAN, "torch.compile the model"),
     "matmul_precision": Knob(one_of(("highest", "high", "medium")), "float32 matmul precision (TF32 on high)"),
     "timeout_s": Knob(number(0, low_open=True), "process-group timeout: a stuck rank fails instead of hanging"),
@@ -75,6 +80,17 @@ SETTINGS = {"": TOP_KNOBS, "trainer": TRAINER_KNOBS, "loss": LOSS_KNOBS, "hardwa
 GROUPS = {group.key: group for group in (DATA, MODEL, OPTIM, SCHEDULE, INIT)}
 # the order in which problems are listed
 ORDER = ("", "trainer", "data", "model", "optim", "loss", "schedule", "init", "hardware", "callbacks", "logger")
+
+
+def required_keys() -> tuple:
+    """The dotted keys every run reads: the groups' names (a model's is checked on its own:
+    it may be a user's `_target_` instead) and the knobs declared required."""
+    keys = []
+    for where in ORDER:
+        knobs = GROUPS[where].knobs if where in GROUPS else SETTINGS[where]
+        keys += [f"{where}.name"] if where in GROUPS and where != "model" else []
+        keys += [_joined(where, key) for key, knob in knobs.items() if knob.required]
+    return tuple(keys)
 
 
 def find(cfg, dotted: str):

@@ -1,21 +1,16 @@
 """The config's shape, checked before its values: the nodes a run reads are mappings (not
-`trainer=5`) and the knobs it reads unconditionally are there (not deleted with `~key`).
+`trainer=5`) and the knobs it reads unconditionally (declared `required`) are there (not
+deleted with `~key`).
 Option-specific knobs are their declarations' business (dlrun.config.validate's rules)."""
 
 from __future__ import annotations
 
 from dlrun.base.errors import shown
+from dlrun.config.declarations import required_keys
 
 NODES = ("model", "data", "optim", "optim.clip", "schedule", "init", "hardware", "logger", "loss", "trainer",
          "callbacks", "callbacks.checkpoint", "callbacks.early_stopping", "callbacks.averaging",
          "callbacks.gradient_noise", "callbacks.divergence", "callbacks.diagnostics")
-KEYS = ("name", "seed", "objective", "data.name", "data.batch_size", "data.val_fraction", "data.test_fraction",
-        "optim.name", "optim.lr", "schedule.name", "schedule.interval", "schedule.warmup_steps", "init.name",
-        "hardware.name", "hardware.accelerator", "hardware.devices", "hardware.precision", "hardware.strategy",
-        "trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches", "trainer.limit_val_batches",
-        "trainer.limit_test_batches", "trainer.val_check_interval", "trainer.check_val_every_n_epoch",
-        "trainer.log_every_n_steps", "trainer.progress_bar", "trainer.test_after_fit")
-
 
 def _find(cfg, dotted: str):
     """(True, value) or (False, the first missing part's dotted path)."""
@@ -35,7 +30,7 @@ def structure_problems(cfg: dict) -> list:
         if present and not isinstance(value, dict):
             problems.append(f"{key}={shown(repr(value))}: expected a config node; set its knobs with {key}.KNOB=VALUE"
                             + (f" or choose an option with {key}=NAME" if "." not in key else ""))
-    for key in NODES + KEYS:
+    for key in NODES + required_keys():
         present, missing = _find(cfg, key)
         if not present and missing == key and not problems:
             problems.append(f"{key}: missing, and every run needs it (deleted with ~{key}?)")

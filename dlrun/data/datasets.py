@@ -45,9 +45,11 @@ _CHECKSUMS = Rule(lambda v: v is None or (isinstance(v, dict) and all(
     isinstance(c, str) and c.partition(":")[0] in ("md5", "sha256") and c.partition(":")[2] for c in v.values())),
     "null or {FILE: 'sha256:HEX' or 'md5:HEX'}")
 DATA_KNOBS = {
-    "batch_size": Knob(integer(1), "samples per training step"),
-    "val_fraction": Knob(number(0, 1, low_open=True, high_open=True), "fraction of the samples held out for validation"),
-    "test_fraction": Knob(number(0, 1, high_open=True), "fraction held out for testing (not where the data has a test split)"),
+    "batch_size": Knob(integer(1), "samples per training step", required=True),
+    "val_fraction": Knob(number(0, 1, low_open=True, high_open=True), "fraction of the samples held out for validation",
+                         required=True),
+    "test_fraction": Knob(number(0, 1, high_open=True), "fraction held out for testing (not where the data has a test split)",
+                          required=True),
     "num_workers": Knob(integer(0), "DataLoader workers (file-backed data only)"),
     "task": Knob(one_of(TASKS), "which task the data poses, where it can pose several"),
     "n_samples": Knob(integer(1), "samples generated"),

@@ -16,7 +16,7 @@ from dlrun.base.rules import BETAS, BOOLEAN, OFF_OR_POSITIVE, Rule, is_number, n
 NON_ARGUMENT_KEYS = ("name", "clip")
 
 OPTIM_KNOBS = {
-    "lr": Knob(number(0, low_open=True), "learning rate (the schedule multiplies it)"),
+    "lr": Knob(number(0, low_open=True), "learning rate (the schedule multiplies it)", required=True),
     "weight_decay": Knob(number(0), "decay of weight matrices and kernels (never biases or norm weights)"),
     "momentum": Knob(number(0, 1, high_open=True), "fraction of the previous step kept in the next"),
     "eps": Knob(number(0, low_open=True), "added to the denominator for numerical stability"),

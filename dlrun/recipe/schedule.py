@@ -144,8 +144,9 @@ def _formula_option(impl: str, *knobs: str) -> ScheduleOption:
 
 
 SCHEDULE_KNOBS = {
-    "interval": Knob(one_of(("step", "epoch")), "step the scheduler every optimizer step or every epoch"),
-    "warmup_steps": Knob(integer(0), "linear warmup: lr * (t + 1) / warmup_steps for t < warmup_steps"),
+    "interval": Knob(one_of(("step", "epoch")), "step the scheduler every optimizer step or every epoch",
+                     required=True),
+    "warmup_steps": Knob(integer(0), "linear warmup: lr * (t + 1) / warmup_steps for t < warmup_steps", required=True),
     "step_size": Knob(integer(1), "scheduler steps between two multiplications by gamma"),
     "gamma": Knob(number(0, low_open=True), "the multiplier (step, multistep) or per-step decay (exponential)"),
     "milestones": Knob(MILESTONES, "scheduler steps at which the lr is multiplied by gamma"),
