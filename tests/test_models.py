@@ -16,7 +16,7 @@ from torch import nn
 from dlrun.config.compose import compose
 from dlrun.data.spec import DataSpec
 from dlrun.recipe.init_schemes import apply_init
-from dlrun.models.choices import ACTIVATIONS, NORMS
+from dlrun.models.zoo import ACTIVATIONS, NORMS
 from dlrun.models.zoo import MODELS, build_model, incompatibility
 from dlrun.models.stems import MAX_AUTO_PATCHES, auto_patch_size
 from dlrun.config.validate import ConfigError, validate

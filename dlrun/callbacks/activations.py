@@ -16,7 +16,7 @@ import logging
 import torch
 
 from dlrun.callbacks.recorder import DiagnosticRecorder, module_name
-from dlrun.models.choices import ACTIVATIONS
+from dlrun.models.zoo import ACTIVATIONS
 from dlrun.base.options import load_object
 
 log = logging.getLogger("dlrun")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlrun.models.choices import ACTIVATIONS
+from dlrun.models.zoo import ACTIVATIONS
 from dlrun.base.options import load_object, lookup
 
 

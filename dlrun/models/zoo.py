@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from dlrun.base.errors import ConfigError
 from dlrun.base.options import Group, Knob, Option, load_object, lookup
 from dlrun.base.rules import BOOLEAN, Rule, in_range, integer, number, one_of
-from dlrun.models.choices import ACTIVATIONS, NORMS
-
+# The layer choices a model config may name (the torch classes load when a model is built)
+ACTIVATIONS = {
+    "relu": "torch.nn:ReLU",
+    "leaky_relu": "torch.nn:LeakyReLU",
+    "elu": "torch.nn:ELU",
+    "gelu": "torch.nn:GELU",
+    "tanh": "torch.nn:Tanh",
+    "sigmoid": "torch.nn:Sigmoid",
+}
+NORMS = ("none", "batch", "layer")
 ALL_TASKS = frozenset({"classification", "regression", "sequence"})
 
 
