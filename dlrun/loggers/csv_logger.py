@@ -9,12 +9,18 @@ from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
 
 
 class _AtomicWriter(ExperimentWriter):
+    # the rows the file holds, kept so that a save (one per logging step) need not read it back
+    _written = None
+
     def save(self) -> None:
         if not self.metrics:
             return
         self._record_new_keys()
-        write_metric_rows(self.metrics_file_path, read_metric_rows(self.metrics_file_path) + self.metrics)
-        self.metrics = []
+        if self._written is None:  # the first save: whatever a file here already holds
+            self._written = read_metric_rows(self.metrics_file_path)
+        rows = self._written + self.metrics
+        write_metric_rows(self.metrics_file_path, rows)
+        self._written, self.metrics = rows, []
 
 
 def csv_logger(cfg, run_dir) -> CSVLogger:
