@@ -23,11 +23,13 @@ def run_benchmark(script: str, *args) -> str:
 @pytest.mark.slow
 def test_overhead_prints_a_ratio_for_every_case():
     out = run_benchmark("overhead.py")
-    ratios = re.findall(r"^(\w): .* hand-written\s+([\d.]+) steps/s\s+dlrun\s+([\d.]+) steps/s\s+ratio ([\d.]+)$", out, re.M)
+    ratios = re.findall(r"^(\w): .* hand-written\s+([\d.]+) steps/s\s+bare Lightning\s+([\d.]+) steps/s\s+"
+                        r"dlrun\s+([\d.]+) steps/s\s+ratio ([\d.]+)\s+vs bare ([\d.]+)$", out, re.M)
     assert [case for case, *_ in ratios] == ["a", "b", "c"], out
-    for _, hand, ours, ratio in ratios:
-        assert float(hand) > 0 and float(ours) > 0
+    for _, hand, bare, ours, ratio, to_bare in ratios:  # one repeat (--smoke): the medians are the ratios
+        assert float(hand) > 0 and float(bare) > 0 and float(ours) > 0
         assert abs(float(ratio) - float(ours) / float(hand)) < 0.01
+        assert abs(float(to_bare) - float(ours) / float(bare)) < 0.01
 
 
 @pytest.mark.slow
