@@ -38,6 +38,12 @@ class _BestCheckpoint(ModelCheckpoint):
     profiler label of every hook call (about six a step), and ModelCheckpoint builds it
     from a repr of its settings each time. Same value, so checkpoints are unchanged."""
 
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        if self._every_n_train_steps < 1 and self._train_time_interval is None:
+            # it saves at validation ends only: its batch-end hook would check state every step to do nothing
+            self.on_train_batch_end = None
+
     @property
     def state_key(self) -> str:
         key = self.__dict__.get("_cached_state_key")
@@ -102,9 +108,26 @@ CALLBACK_FACTORIES = [
 ]
 
 
+# Hooks Lightning calls on every callback at every batch, overridden or not (a profiler
+# label, a property and a call each: about 35 calls a step for the default callbacks).
+PER_BATCH_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
+                   "on_before_optimizer_step", "on_before_zero_grad", "on_validation_batch_start",
+                   "on_validation_batch_end", "on_test_batch_start", "on_test_batch_end")
+
+
+def _without_idle_batch_hooks(callback):
+    """A per-batch hook the callback does not override becomes None on the instance:
+    Lightning's dispatcher skips a hook that is not callable, so only the hooks that do
+    something are called (is_overridden says False for them, as before)."""
+    for hook in PER_BATCH_HOOKS:
+        if getattr(type(callback), hook, None) is getattr(L.Callback, hook):
+            setattr(callback, hook, None)
+    return callback
+
+
 def build_callbacks(cfg, run_dir: Path) -> list:
     made = (factory(cfg, run_dir) for factory in CALLBACK_FACTORIES)
-    return [callback for callback in made if callback is not None]
+    return [_without_idle_batch_hooks(callback) for callback in made if callback is not None]
 
 
 def route_lightning_logs() -> None:
