@@ -1,9 +1,14 @@
-"""dlrun's training throughput against a hand-written PyTorch loop, in one process.
+"""dlrun's training throughput against a hand-written PyTorch loop and against a bare
+LightningModule, in one process.
 
-Both sides train the same model (built by dlrun's own factory from the same config), on
-the same preloaded tensors, with the same optimizer, for the same number of steps; only
-the training steps are timed (no validation, no start-up). Prints steps/s and the ratio
-dlrun / hand-written for each case.
+All three sides train the same model (built by dlrun's own factory from the same config),
+on the same preloaded tensors, with the same optimizer, for the same number of steps; only
+the training steps are timed (no validation, no start-up). The bare side is what a
+Lightning user writes with no framework on top: a LightningModule whose training_step
+returns the loss, Lightning's Trainer with no callbacks, no logger, no progress bar, no
+checkpointing, fed by the same batch iterable as dlrun. Prints steps/s and the ratios
+dlrun / hand-written and dlrun / bare Lightning (dlrun's own overhead; target >= 0.95) for
+each case, the median of the repeats (the sides alternate within each repeat).
 
     python benchmarks/overhead.py                 # all cases, 3 repeats
     python benchmarks/overhead.py --smoke         # a few steps each: CI checks it still runs
@@ -101,18 +106,62 @@ def dlrun_steps_per_second(cfg, steps: int) -> float:
         return (trainer.global_step - 5) / (clock.stopped - clock.started)
 
 
+def bare_lightning_steps_per_second(cfg, steps: int) -> float:
+    """A bare LightningModule under a Trainer with nothing added: Lightning's own floor."""
+    import lightning as L
+
+    from dlrun.data.loaders import TensorBatches
+    from dlrun.recipe.optim import build_optimizer
+    from dlrun.training.runner import build_components
+
+    class Bare(L.LightningModule):
+        def __init__(self, model, loss_of):
+            super().__init__()
+            self.model, self.loss_of = model, loss_of
+
+        def training_step(self, batch, batch_idx):
+            inputs, targets = batch
+            return self.loss_of(self.model(inputs), targets, with_metrics=False)["loss"]
+
+        def configure_optimizers(self):
+            return build_optimizer(cfg.optim, self.model)
+
+    class StepClock(L.Callback):
+        started = stopped = None
+
+        def on_train_batch_start(self, trainer, *args):
+            if trainer.global_step == 5 and self.started is None:
+                self.started = CLOCK()
+
+        def on_train_end(self, trainer, *args):
+            self.stopped = CLOCK()
+
+    L.seed_everything(cfg.seed, verbose=False)
+    datamodule, task = build_components(cfg)
+    batches = TensorBatches(*datamodule.splits.train, batch_size=cfg.data.batch_size, shuffle=True, seed=cfg.seed)
+    clock = StepClock()
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=steps + 5, max_epochs=-1, logger=False,
+                        callbacks=[clock], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(Bare(task.model, task._losses_and_metrics), train_dataloaders=batches)
+    return (trainer.global_step - 5) / (clock.stopped - clock.started)
+
+
 def measure(name, overrides, steps, repeats):
-    # the step budget ends the dlrun side; validation off on both sides
+    # the step budget ends the dlrun side; validation off on every side
     cfg = _compose([*overrides, "trainer.limit_val_batches=0", f"trainer.max_steps={steps + 5}",
                     "trainer.max_epochs=100000"])
-    raw, ours = [], []
+    raw, bare, ours = [], [], []
     for _ in range(repeats):
         raw.append(hand_written_steps_per_second(cfg, steps))
+        bare.append(bare_lightning_steps_per_second(cfg, steps))
         ours.append(dlrun_steps_per_second(cfg, steps))
-    raw_rate, our_rate = statistics.median(raw), statistics.median(ours)
-    print(f"{name:32s} hand-written {raw_rate:9.1f} steps/s   dlrun {our_rate:9.1f} steps/s   "
-          f"ratio {our_rate / raw_rate:5.3f}", flush=True)
-    return our_rate / raw_rate
+    to_hand = statistics.median(o / r for o, r in zip(ours, raw))
+    to_bare = statistics.median(o / b for o, b in zip(ours, bare))
+    print(f"{name:28s} hand-written {statistics.median(raw):8.1f} steps/s   bare Lightning "
+          f"{statistics.median(bare):8.1f} steps/s   dlrun {statistics.median(ours):8.1f} steps/s   "
+          f"ratio {to_hand:5.3f}   vs bare {to_bare:5.3f}", flush=True)
+    return to_hand, to_bare
 
 
 def main(argv=None):

@@ -14,12 +14,20 @@ worker imports torch and Lightning once, then runs trial after trial). The last 
 measures how much parallel CPU the machine gives right now (pure torch work in one and
 in two processes): on a machine shared with other jobs the sweep speedup is bounded by it.
 
+The per-trial overhead case (`--trial-overhead-only`) runs an in-process sweep (launcher=basic)
+of short default trials and measures, from the trial folders, what each trial costs beyond
+its own run: the gap from one trial's summary.json (its run's end) to the next trial's first
+run.log line (its run's start): the study's tell and ask, composing and checking the trial's
+config, Hydra's job set-up, the sweep's summary.csv. `--before DIR` runs the same sweep with
+another checkout (PYTHONPATH=DIR) in alternation, for a before/after measured side by side.
+
 The population case (`--population-only`) times a 16-trial log-space lr sweep of the default
 MLP (the default config: 20 epochs, checkpoints, test, plots) one trial after another
 (launcher=basic) and as populations (launcher=population, size 16), same sampler seed, so
 trial N has the same lr in both; each trial's val/loss is compared with its sequential twin.
 
     python benchmarks/sweep.py            # 8 trials of about 8 s each (1600 steps), then 1 long + 4 short, then populations
+    python benchmarks/sweep.py --trial-overhead-only --before /tmp/old-dlrun
     python benchmarks/sweep.py --smoke    # 2 tiny trials (and 1 + 2 uneven, and a population of 2): checks that it runs (CI)
 """
 
@@ -30,6 +38,7 @@ import csv
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,12 +81,14 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_sweep(launcher: list, trials: int, work: list, folder: Path, search=None) -> tuple:
-    """(wall seconds, CPU seconds) of the whole `dlrun -m` command; checks that every trial completed."""
+def run_sweep(launcher: list, trials: int, work: list, folder: Path, search=None, code=None) -> tuple:
+    """(wall seconds, CPU seconds) of the whole `dlrun -m` command; checks that every trial completed.
+    `code`: another checkout's root to run instead of this one's."""
     search = search if isinstance(search, list) else [search or f"optim.lr={learning_rates(trials)}"]
     command = [sys.executable, "-m", "dlrun", "-m", *work, *launcher, *search, f"hydra.sweep.dir={folder}"]
     started, cpu = time.perf_counter(), children_cpu()
-    done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+    env = {**os.environ, **ONE_THREAD, **({"PYTHONPATH": str(code)} if code else {})}
+    done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True, env=env)
     seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-3000:]}")
@@ -133,6 +144,36 @@ def throughput_case(work: list, trials: int) -> None:
     print(f"speedup: {sequential / parallel:.2f}x (target >= 1.6x on 2 idle cores)")
 
 
+def trial_gaps(folder: Path, trials: int) -> tuple:
+    """([seconds from each trial's end to the next one's start], [each trial's run seconds])."""
+    spans = [trial_interval(folder / str(number)) for number in range(trials)]
+    return [start - end for (_, end), (start, _) in zip(spans, spans[1:])], [end - start for start, end in spans]
+
+
+def trial_overhead_case(trials: int, rounds: int, smoke: bool, before) -> None:
+    """Per-trial cost beyond the run, this checkout and (with `before`) another, alternating."""
+    work = ["trainer.progress_bar=false", "hardware.threads=1"] + (SMOKE if smoke else ["trainer.max_epochs=2"])
+    codes = {"this checkout": None, **({"--before": before} if before else {})}
+    gaps, runs, walls = ({name: [] for name in codes} for _ in range(3))
+    print(f"per-trial overhead: in-process sweeps (launcher=basic) of {trials} trials of `dlrun {' '.join(work)}`, "
+          f"{rounds} round(s), sides alternating", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(rounds):
+            for name, code in (list(codes.items()) if index % 2 == 0 else list(codes.items())[::-1]):
+                folder = Path(tmp) / f"{index}_{'before' if code else 'now'}"
+                walls[name].append(run_sweep(["launcher=basic"], trials, work, folder, code=code)[0])
+                between, spans = trial_gaps(folder, trials)
+                gaps[name] += between
+                runs[name] += spans
+    for name in codes:
+        print(f"  {name:14s} beyond the run {statistics.median(gaps[name]):5.2f} s a trial (median of "
+              f"{len(gaps[name])} gaps)   the run itself {statistics.median(runs[name]):5.2f} s   "
+              f"sweep wall {statistics.median(walls[name]):6.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
+    if before:
+        now, then = statistics.median(gaps["this checkout"]), statistics.median(gaps["--before"])
+        print(f"per-trial overhead beyond the run: {then:.2f} -> {now:.2f} s ({now / then:.2f}x; target <= 0.5x)")
+
+
 def trial_results(folder: Path) -> dict:
     """{trial number: (lr, val/loss)} from the sweep's summary.csv."""
     with open(folder / "summary.csv") as handle:
@@ -172,11 +213,17 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="2 tiny trials: checks that the benchmark runs")
     parser.add_argument("--uneven-only", action="store_true", help="only the utilisation case of uneven trials")
     parser.add_argument("--population-only", action="store_true", help="only the population case")
+    parser.add_argument("--trial-overhead-only", action="store_true", help="only the per-trial overhead case")
+    parser.add_argument("--before", type=Path, help="another checkout's root, for the per-trial overhead case")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the per-trial overhead case")
     parser.add_argument("--population-overrides", nargs="*", default=[],
                         help="overrides for the population case's trials, e.g. model.width=32")
     args = parser.parse_args(argv)
     trials = 2 if args.smoke else args.trials
     work = TRIAL + (SMOKE if args.smoke else [f"trainer.max_epochs={args.epochs}"])
+    if args.trial_overhead_only:
+        trial_overhead_case(3 if args.smoke else 6, 1 if args.smoke else args.rounds, args.smoke, args.before)
+        return 0
     if not (args.uneven_only or args.population_only):
         throughput_case(work, trials)
     if not args.population_only:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,18 +24,47 @@ def run_benchmark(script: str, *args) -> str:
 @pytest.mark.slow
 def test_overhead_prints_a_ratio_for_every_case():
     out = run_benchmark("overhead.py")
-    ratios = re.findall(r"^(\w): .* hand-written\s+([\d.]+) steps/s\s+dlrun\s+([\d.]+) steps/s\s+ratio ([\d.]+)$", out, re.M)
+    ratios = re.findall(r"^(\w): .* hand-written\s+([\d.]+) steps/s\s+bare Lightning\s+([\d.]+) steps/s\s+"
+                        r"dlrun\s+([\d.]+) steps/s\s+ratio ([\d.]+)\s+vs bare ([\d.]+)$", out, re.M)
     assert [case for case, *_ in ratios] == ["a", "b", "c"], out
-    for _, hand, ours, ratio in ratios:
-        assert float(hand) > 0 and float(ours) > 0
+    for _, hand, bare, ours, ratio, to_bare in ratios:  # one repeat (--smoke): the medians are the ratios
+        assert float(hand) > 0 and float(bare) > 0 and float(ours) > 0
         assert abs(float(ratio) - float(ours) / float(hand)) < 0.01
+        assert abs(float(to_bare) - float(ours) / float(bare)) < 0.01
 
 
 @pytest.mark.slow
 def test_startup_times_every_command():
     out = run_benchmark("startup.py")
-    names = re.findall(r"^(.+?)\s+([\d.]+) s", out, re.M)
+    whole = re.search(r"^dlrun \(this checkout\)\s+wall\s+([\d.]+) s\s+CPU\s+([\d.]+) s\s+"
+                      r"ratio wall ([\d.]+)x CPU ([\d.]+)x", out, re.M)
+    assert whole and all(float(number) > 0 for number in whole.groups()), out
+    names = re.findall(r"^(.+?)\s{2,}([\d.]+) s$", out, re.M)
     assert len(names) >= 5 and all(float(seconds) > 0 for _, seconds in names), out
+
+
+@pytest.mark.slow
+def test_sweep_benchmark_measures_the_per_trial_overhead():
+    out = run_benchmark("sweep.py", "--trial-overhead-only")
+    gap = re.search(r"this checkout\s+beyond the run\s+([\d.]+) s a trial .* the run itself\s+([\d.]+) s", out)
+    assert gap and float(gap.group(2)) > 0, out
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_every_part_in_its_cpu_smoke_mode(tmp_path):
+    out = run_benchmark("gpu.py", "--out", str(tmp_path / "gpu.json"))
+    assert "for benchmarks/RESULTS.md:" in out and "FAILED" not in out, out
+    results = json.loads((tmp_path / "gpu.json").read_text())
+    assert results["mode"] == "smoke"
+    measured = [row for row in results["transformer"]["rows"] if "skipped" not in row]
+    assert [row["setting"] for row in measured] == ["fp32", "bf16-mixed"], results
+    for row in measured:
+        assert row["hand_tokens_per_s"] > 0 and row["dlrun_tokens_per_s"] > 0 and row["flops_per_token"] > 0
+        assert abs(row["ratio"] - row["dlrun_tokens_per_s"] / row["hand_tokens_per_s"]) < 1e-6
+    population = results["population"]
+    assert population["completed"] == population["size"] == 2 and population["twins_compared"] == 1, population
+    (ddp,) = results["ddp"]["rows"]
+    assert [run["global_step"] for run in ddp["runs"].values()] == [2], ddp
 
 
 @pytest.mark.slow

@@ -70,3 +70,43 @@ def test_the_wandb_argument_is_dropped():
     logger = WandbLogger(mode="disabled", anonymous=False)
     private.drop_wandb_init_argument(logger, "anonymous")
     assert "anonymous" not in logger._wandb_init
+
+
+class _CountsTrainBatchEnd(Callback):
+    def __init__(self):
+        self.ends = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.ends += 1
+
+
+class _Idle(Callback):
+    """Overrides nothing: every hook of it a dispatcher calls is one that does nothing."""
+
+
+def test_idle_batch_hooks_are_skipped_and_overridden_ones_still_run(tmp_path, monkeypatch):
+    counting, idle = _CountsTrainBatchEnd(), _Idle()
+    hooks = ("on_train_batch_start", "on_train_batch_end")
+    for callback in (counting, idle):
+        private.skip_idle_batch_hooks(callback, hooks, Callback)
+    assert idle.on_train_batch_end is None and idle.on_train_batch_start is None
+    assert counting.on_train_batch_start is None and callable(counting.on_train_batch_end)
+    trainer = L.Trainer(max_epochs=1, callbacks=[counting, idle], logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(_Tiny(), _loader(), _loader())  # a None hook called would raise TypeError
+    assert counting.ends == 4
+
+
+def test_a_checkpoint_without_a_schedule_saves_at_validation_only(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    assert private.saves_at_validation_only(ModelCheckpoint(dirpath=tmp_path, monitor="val/loss"))
+    assert not private.saves_at_validation_only(ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=5))
+
+
+def test_the_csv_writer_is_none_until_made(tmp_path):
+    logger = CSVLogger(save_dir=str(tmp_path), name="", version="")
+    assert private.csv_writer(logger) is None
+    writer = ExperimentWriter(log_dir=logger.log_dir)
+    private.set_csv_writer(logger, writer)
+    assert private.csv_writer(logger) is writer

@@ -122,6 +122,14 @@ class TaskModule(L.LightningModule):
         self.log(LR, self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False,
                  batch_size=batch_size)
 
+    def on_save_checkpoint(self, checkpoint) -> None:
+        # metrics.csv is written at most every second or so (dlrun.loggers.csv_logger); a
+        # checkpoint is where a resume continues, so the rows up to it go to disk first
+        from dlrun.loggers.csv_logger import flush_metrics_file
+
+        if self._trainer is not None:
+            flush_metrics_file(self._trainer.loggers)
+
     def training_step(self, batch, batch_idx):
         return self._common_step(batch, "train")
 

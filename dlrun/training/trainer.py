@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.profilers import AdvancedProfiler, PassThroughProfiler, SimpleProfiler
 
+from dlrun.base.lightning_private import saves_at_validation_only, skip_idle_batch_hooks
 from dlrun.callbacks.activations import activations_callback
 from dlrun.training.checkpoint_io import AtomicCheckpointIO
 from dlrun.callbacks.averaging import averaging_callback
@@ -36,6 +37,13 @@ class _BestCheckpoint(ModelCheckpoint):
     """ModelCheckpoint whose state_key is computed once: Lightning formats it into the
     profiler label of every hook call (about six a step), and ModelCheckpoint builds it
     from a repr of its settings each time. Same value, so checkpoints are unchanged."""
+
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        if saves_at_validation_only(self):
+            # its batch-end hook would check state every step to do nothing: not called at all
+            # (Lightning skips a hook that is not callable: dlrun.base.lightning_private)
+            self.on_train_batch_end = None
 
     @property
     def state_key(self) -> str:
@@ -104,11 +112,19 @@ LAST_CALLBACK_FACTORIES = [
 ]
 
 
+# Hooks Lightning calls on every callback at every batch, overridden or not (a profiler
+# label, a property and a call each: about 35 calls a step for the default callbacks).
+PER_BATCH_HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
+                   "on_before_optimizer_step", "on_before_zero_grad", "on_validation_batch_start",
+                   "on_validation_batch_end", "on_test_batch_start", "on_test_batch_end")
+
+
 def build_callbacks(cfg, run_dir: Path, callback_factories=()) -> list:
-    """The run's callbacks, with the caller's (`callback_factories`, same signature) in their place."""
+    """The run's callbacks, with the caller's (`callback_factories`, same signature) in their
+    place; per-batch hooks a callback does not override are not called at all."""
     factories = [*CALLBACK_FACTORIES, *callback_factories, *LAST_CALLBACK_FACTORIES]
     made = (factory(cfg, run_dir) for factory in factories)
-    return [callback for callback in made if callback is not None]
+    return [skip_idle_batch_hooks(callback, PER_BATCH_HOOKS, L.Callback) for callback in made if callback is not None]
 
 
 def route_lightning_logs() -> None:
