@@ -12,6 +12,7 @@ each case, the median of the repeats (the sides alternate within each repeat).
 
     python benchmarks/overhead.py                 # all cases, 3 repeats
     python benchmarks/overhead.py --smoke         # a few steps each: CI checks it still runs
+    python benchmarks/overhead.py --case mlp --override trainer.log_every_n_steps=100000   # without logged steps
 """
 
 from __future__ import annotations
@@ -173,6 +174,9 @@ def main(argv=None):
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: process CPU time, robust when other processes load the machine")
     parser.add_argument("--smoke", action="store_true", help="a few steps, one repeat")
+    parser.add_argument("--override", action="append", default=[],
+                        help="a dlrun override for every case (e.g. trainer.log_every_n_steps=100000: "
+                             "what dlrun's side costs without a given feature)")
     args = parser.parse_args(argv)
     import torch
 
@@ -191,7 +195,7 @@ def main(argv=None):
         if model not in MODELS:
             print(f"{name:32s} skipped: model {model!r} is not registered")
             continue
-        measure(name, overrides, steps, repeats)
+        measure(name, [*overrides, *args.override], steps, repeats)
     return 0
 
 
