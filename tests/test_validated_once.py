@@ -81,3 +81,21 @@ def test_the_app_validates_only_what_no_one_checked_before():
     assert _checked_before(job(RunMode.RUN, "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"))
     assert _checked_before(job(RunMode.MULTIRUN, "hydra_plugins.dlrun_sweeper.sweeper.DlrunSweeper"))
     assert not _checked_before(job(RunMode.MULTIRUN, "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"))
+
+
+@pytest.mark.slow
+def test_a_population_validates_each_trial_once_as_single_trials_do(tmp_path):
+    """The sweeper validates each trial's config; neither a trial's Hydra job nor the
+    population launcher checks it again: both launchers count the same validations."""
+    counts = {}
+    for launcher in ("basic", "population"):
+        sweep_dir = tmp_path / launcher
+        done = subprocess.run([sys.executable, "-c", PROBE, "-m", *SHORT, f"launcher={launcher}",
+                               "optim.lr=0.01,0.003", f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path,
+                              capture_output=True, text=True, env=cli_env(), timeout=600)
+        outcome = json.loads(done.stdout.strip().splitlines()[-1])
+        assert outcome["code"] in (0, None), done.stdout[-2000:] + done.stderr[-2000:]
+        statuses = [json.loads((sweep_dir / str(n) / "summary.json").read_text())["status"] for n in (0, 1)]
+        assert statuses == ["completed", "completed"]
+        counts[launcher] = outcome["validations"]
+    assert counts["population"] == counts["basic"], counts

@@ -78,8 +78,8 @@ class PopulationLauncher(Launcher):
             if reason:
                 log.info("trial %d runs alone, not in a population: %s", number, reason)
                 results.append(self._alone(number, overrides))
-            else:
-                members[number] = (config, plain, task)
+            else:  # a config dlrun's sweeper composed was validated there: checked once per trial
+                members[number] = (config, plain, task, bool(composed))
         groups = group_members({number: member[1] for number, member in members.items()})
         if len(groups) > 1:
             _say_split(groups, members)
@@ -99,7 +99,8 @@ class PopulationLauncher(Launcher):
         return [(trial, pruner)] + [(open_trial(sweep_dir, number, study_name)[0], pruner) for number in numbers[1:]]
 
     def _train(self, numbers: list, members: dict, study_name=None) -> list:
-        """members: {trial number: (its Hydra job config, the task config as plain containers, the task config)}."""
+        """members: {trial number: (its Hydra job config, the task config as plain containers, the task
+        config, whether dlrun's sweeper validated it already)}."""
         from dlrun.population.run import train_population
         from dlrun.report.curves import plot_curves
         from dlrun.config.validate import validate
@@ -107,8 +108,9 @@ class PopulationLauncher(Launcher):
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
         configs = [members[number][2] for number in numbers]
         try:
-            for config in configs:
-                validate(config)
+            for number, config in zip(numbers, configs):
+                if not members[number][3]:  # composed here, for another sweeper (Hydra's launcher interface)
+                    validate(config)
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
             summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
