@@ -65,6 +65,16 @@ def test_validate_ok_and_failing(cli):
     assert bad.returncode == 2 and "optim.lr=0" in bad.stderr
 
 
+def test_every_subcommand_answers_help_with_its_line_of_the_table(cli):
+    from dlrun.cli.main import SUBCOMMANDS
+
+    for name in ("eval", "show", "report"):
+        helped = cli(name, "--help")
+        assert helped.returncode == 0, helped.output
+        assert helped.stdout.startswith(f"usage: dlrun {name} {SUBCOMMANDS[name].arguments}")
+        assert SUBCOMMANDS[name].help in helped.stdout
+
+
 def test_hydra_flags_keep_working(cli):
     job = cli("--cfg", "job", "optim=sgd")
     assert job.returncode == 0, job.output

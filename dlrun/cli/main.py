@@ -48,11 +48,14 @@ HELP_WORDS = ("usage", "commands")  # `dlrun usage`: the lines below alone
 SYNOPSIS_WIDTH = 32
 
 
-def usage() -> str:
-    """The usage lines, from the table: `dlrun --help` shows them above Hydra's own help."""
+def usage(only=None) -> str:
+    """The usage lines, from the table: `dlrun --help` shows them above Hydra's own help;
+    `dlrun NAME --help` shows subcommand NAME's line alone."""
     rows = [(f"dlrun {RUN.arguments}", RUN.help), (f"dlrun -m {RUN.arguments}", SWEEP_HELP)]
     rows += [(f"dlrun {name} {entry.arguments}", entry.help) for name, entry in SUBCOMMANDS.items()]
     rows.append(("dlrun --help", HELP_HELP))
+    if only is not None:
+        rows = [(f"dlrun {only} {SUBCOMMANDS[only].arguments}", SUBCOMMANDS[only].help)]
     lines = []
     for synopsis, text in rows:
         if len(synopsis) < SYNOPSIS_WIDTH - 1:
@@ -74,5 +77,8 @@ def main(argv=None) -> None:
         print(usage(), end="")
         sys.exit(0)
     if args[:1] and args[0] in SUBCOMMANDS:
+        if args[1:2] in (["-h"], ["--help"]):
+            print(usage(only=args[0]), end="")
+            sys.exit(0)
         sys.exit(entry_point(SUBCOMMANDS[args[0]])(args[1:]))
     sys.exit(entry_point(RUN)(args))

@@ -83,9 +83,6 @@ def write_results(run_dir: Path, label: str, cfg, path: Path, overrides, metrics
 
 @refusing_bad_input("eval")
 def main(args) -> int:
-    if args[:1] in (["-h"], ["--help"]):
-        print(USAGE)
-        return 0
     run_dir, options, overrides = split_arguments(args, USAGE, options=("ckpt",))
     which = options.get("ckpt", "best")
     cfg = load_run_config(run_dir, overrides)

@@ -56,9 +56,6 @@ def resume_checkpoint(run_dir: Path, cfg) -> Path:
 
 @refusing_bad_input("resume")
 def main(args) -> int:
-    if args[:1] in (["-h"], ["--help"]):
-        print(USAGE)
-        return 0
     run_dir, _, overrides = split_arguments(args, USAGE)
     _refuse_restored(overrides)
     cfg = load_run_config(run_dir, overrides)
