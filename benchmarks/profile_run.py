@@ -28,7 +28,7 @@ SECONDS, CALLS = defaultdict(float), defaultdict(int)
 # (label, module, attribute path): the phases, in the order they are printed; a leading
 # space nests a phase in the one above it
 PHASES = [
-    ("command-line check (compose + validate)", "dlrun.config.precheck", "check_command_line"),
+    ("command-line check (compose + validate)", "dlrun.cli.precheck", "check_command_line"),
     ("Hydra composes (the check's and the app's)", "hydra._internal.hydra", "Hydra.compose_config"),
     ("run (execute)", "dlrun.training.runner", "execute"),
     (" build data, model, task", "dlrun.training.runner", "build_components"),
