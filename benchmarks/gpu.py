@@ -62,12 +62,10 @@ QUIET = ["trainer.progress_bar=false", "trainer.test_after_fit=false", "trainer.
 # ---- part 1: transformer throughput, in-process (run by a child: `--part transformer`) ----
 
 def compose(overrides):
-    from dlrun.config.compose import compose as compose_config, without_hydra
-    from dlrun.config.validate import validate
+    from dlrun.config.compose import compose as compose_config
+    from dlrun.config.validate import validated
 
-    cfg = without_hydra(compose_config(overrides))
-    validate(cfg)
-    return cfg
+    return validated(compose_config(overrides))
 
 
 def flops_per_token(model, cfg) -> float:

@@ -39,12 +39,10 @@ CASES = {
 
 
 def _compose(overrides):
-    from dlrun.config.compose import compose, without_hydra
-    from dlrun.config.validate import validate
+    from dlrun.config.compose import compose
+    from dlrun.config.validate import validated
 
-    cfg = without_hydra(compose(overrides))
-    validate(cfg)
-    return cfg
+    return validated(compose(overrides))
 
 
 def hand_written_steps_per_second(cfg, steps: int) -> float:

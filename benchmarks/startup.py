@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sweep import children_cpu  # benchmarks/sweep.py: this folder is on sys.path when a script runs
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -48,11 +49,6 @@ def environment(code: Path | None) -> dict:
     if code is not None:
         env["PYTHONPATH"] = str(code)
     return env
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def timed(command: list, cwd, env, expected_code: int = 0) -> tuple:

@@ -79,8 +79,10 @@ def import_graph() -> list:
 
 
 def layer_of(module: str) -> int:
+    # "dlrun" itself is in the top layer; its subpackages must each be listed (a prefix match on
+    # "dlrun" would put every unlisted package at the top, free to import anything)
     prefixes = [(len(prefix), index) for index, prefixes in enumerate(LAYERS.values()) for prefix in prefixes
-                if module == prefix or module.startswith(prefix + ".")]
+                if module == prefix or (prefix != "dlrun" and module.startswith(prefix + "."))]
     assert prefixes, f"{module}: in no layer of LAYERS"
     return max(prefixes)[1]
 
@@ -183,6 +185,12 @@ def test_the_rules_catch_a_forbidden_edge(edges, edge, broken):
     found = rule_breaks(edges + [edge])
     assert found and all(line.startswith(f"{edge[0]} imports {edge[1]}:") for line in found), found
     assert any(broken in line for line in found), found
+
+
+def test_a_package_in_no_layer_is_caught():
+    assert layer_of("dlrun.training.runner") == list(LAYERS).index("run")
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("dlrun.newpackage.module")
 
 
 def test_a_cycle_is_caught(edges):

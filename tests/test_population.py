@@ -7,7 +7,7 @@ import math
 import pytest
 
 from conftest import TINY, read_json, run_cli
-from dlrun.config.compose import compose, without_hydra
+from dlrun.config.compose import compose
 from dlrun.training.metrics_file import read_metric_rows
 from dlrun.report.curves import plot_curves
 
@@ -15,11 +15,9 @@ SMALL = [*TINY, "hardware.threads=1", "hardware.precision=64-true", "model.width
 
 
 def _config(overrides):
-    from dlrun.config.validate import validate
+    from dlrun.config.validate import validated
 
-    cfg = without_hydra(compose([*SMALL, *overrides]))
-    validate(cfg)
-    return cfg
+    return validated(compose([*SMALL, *overrides]))
 
 
 def _numbers(row: dict) -> dict:

@@ -90,12 +90,13 @@ def test_same_command_continues_the_study_without_rerunning(tmp_path):
     assert third.numbers == [], "a finished sweep run again does nothing"
 
 
-def test_comma_lists_are_a_grid_run_once_by_parallel_slots(tmp_path):
+def test_comma_lists_are_a_grid_run_once_whatever_the_slots(tmp_path):
+    # slots running at once, and no batch barrier between them: tests/test_sweep_workers.py
     launcher = Launcher(lambda overrides: Outcome("completed", lr_of(overrides)))
     report = sweep(tmp_path, ["optim.lr=0.1,0.01,0.001", "optim=adam,sgd"], launcher, n_jobs=4)
     pairs = sorted((row.params["optim.lr"], row.params["optim"]) for row in report.rows)
     assert pairs == sorted((lr, o) for lr in (0.1, 0.01, 0.001) for o in ("adam", "sgd"))
-    assert sorted(launcher.numbers) == list(range(6)) and {slot for _, slot in launcher.calls} <= {0, 1, 2, 3}
+    assert sorted(launcher.numbers) == list(range(6)) and {slot for _, slot in launcher.calls} <= {0, 1, 2, 3}  # < n_jobs
     assert report.best.params["optim.lr"] == 0.001
     sweep(tmp_path, ["optim.lr=0.1,0.01,0.001", "optim=adam,sgd"], launcher, n_jobs=4)
     assert len(launcher.numbers) == 6, "every combination once, also when the command runs again"

@@ -98,4 +98,6 @@ def test_a_population_validates_each_trial_once_as_single_trials_do(tmp_path):
         statuses = [json.loads((sweep_dir / str(n) / "summary.json").read_text())["status"] for n in (0, 1)]
         assert statuses == ["completed", "completed"]
         counts[launcher] = outcome["validations"]
-    assert counts["population"] == counts["basic"], counts
+    # before Hydra starts, the command line's precheck: the probe point (lr 0.01) and the other
+    # choice (0.003); then the sweeper once per trial (2); no job or launcher again
+    assert counts == {"basic": 4, "population": 4}, counts

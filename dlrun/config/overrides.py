@@ -11,10 +11,10 @@ import re
 
 from dlrun.base.errors import ConfigError, shown
 
-# characters Hydra's grammar takes unquoted besides letters, digits and spaces
-UNQUOTED = set("_-/\\+.$%*@?|:")
 # the longest integer Python converts from text by default (sys.get_int_max_str_digits)
 MAX_DIGITS = 4300
+
+
 def hydra_quoted(text: str) -> str:
     """A value in Hydra's override grammar, whatever characters it holds (a path, a URL)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

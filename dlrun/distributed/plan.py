@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from omegaconf import OmegaConf, open_dict
 
 from dlrun.distributed.env import external_world_size, global_rank
-from dlrun.config.validate import ConfigError
+from dlrun.base.errors import ConfigError
 
 SINGLE, RANK, LAUNCH = "single", "rank", "launch"
 GPU_ACCELERATORS = ("gpu", "cuda")

@@ -10,6 +10,8 @@ The seed stays shared: in dlrun it also draws the data split and the batch order
 
 from __future__ import annotations
 
+from dlrun.loggers.table import flat_config
+
 # dotted keys (and key prefixes, ending in ".") that may differ inside one population
 MEMBER_KNOBS = (
     "optim.lr", "optim.weight_decay", "optim.momentum", "optim.dampening", "optim.betas", "optim.eps",
@@ -23,17 +25,6 @@ SHARED_SCHEDULE_KEYS = ("schedule.interval",)
 NOT_A_FORMULA = "plateau"  # reacts to a metric through Lightning, not a formula of the step: not per member here
 
 
-def flatten(config: dict, prefix: str = "") -> dict:
-    """{dotted.key: leaf value} of a plain nested config (lists are leaves)."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def is_member_knob(key: str) -> bool:
     if key in SHARED_SCHEDULE_KEYS:
         return False
@@ -42,7 +33,7 @@ def is_member_knob(key: str) -> bool:
 
 def shared_part(config: dict) -> tuple:
     """What every member of one population must share: the config without its member knobs."""
-    return tuple(sorted((key, repr(value)) for key, value in flatten(config).items() if not is_member_knob(key)))
+    return tuple(sorted((key, repr(value)) for key, value in flat_config(config).items() if not is_member_knob(key)))
 
 
 def why_alone(config: dict) -> str | None:

@@ -159,8 +159,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
     with what the caller adds (`hooks`); return the summary (also in summary.json)."""
     from dlrun.callbacks.divergence import Diverged
     from dlrun.loggers.table import earlier_tracker_runs, finish_loggers
-    from dlrun.config.validate import ConfigError
-    from dlrun.recipe.transfer import CheckpointError
+    from dlrun.base.errors import CheckpointError, ConfigError
 
     logging.raiseExceptions = False  # a full disk: no traceback per log line that run.log cannot take
     run_dir = Path(run_dir).resolve()

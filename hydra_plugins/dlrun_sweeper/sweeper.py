@@ -59,9 +59,10 @@ class DlrunSweeper(Sweeper):
             objective=str(self.config.objective),
             launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
             hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader)
-        with exiting_on_bad_input("sweep"):  # bad input: stop before any trial, exit 2 as the CLI does
+        # bad input: stop before any trial, exit 2 as the CLI does (the search space's probe point was
+        # composed and validated by the command line's precheck, dlrun.cli.precheck, before Hydra started)
+        with exiting_on_bad_input("sweep"):
             planned = plan_sweep(request)
-            self._check_probe(planned.space)
             study = open_sweep_study(request, planned.settings)  # creates the folder (journal) or connects
         self.study_name = study.study_name
         self.devices = DevicePlan(pins_devices(request.launcher) and planned.plan.n_jobs > 1)
@@ -73,18 +74,6 @@ class DlrunSweeper(Sweeper):
             return run_sweep(request, planned, self.launch_trial, summarize, study, launch_batch)
         except SweepAborted as error:
             raise SweepError(f"dlrun sweep: {error}") from None
-
-    def _check_probe(self, space) -> None:
-        """One point of the space (first options, middles of intervals) must make a valid
-        config: a misspelt key or a bad fixed value fails here, not once per trial."""
-        from dlrun.sweeps.settings import SweepSettingsError
-
-        overrides = space.overrides(space.probe())
-        _, problem = self._trial_config(overrides)
-        if problem:
-            point = " ".join(overrides[len(space.fixed):])
-            raise SweepSettingsError(f"{problem}" + (f"\n  (checked with the search space's point {point})"
-                                                     if point else ""))
 
     def _trial_config(self, overrides, with_hydra: bool = False):
         """(the trial's validated config, None), or (None, why it must not run: composition or validation).
