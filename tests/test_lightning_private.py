@@ -96,16 +96,3 @@ def test_idle_batch_hooks_are_skipped_and_overridden_ones_still_run(tmp_path, mo
     trainer.fit(_Tiny(), _loader(), _loader())  # a None hook called would raise TypeError
     assert counting.ends == 4
 
-
-def test_a_checkpoint_without_a_schedule_saves_at_validation_only(tmp_path):
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    assert private.saves_at_validation_only(ModelCheckpoint(dirpath=tmp_path, monitor="val/loss"))
-    assert not private.saves_at_validation_only(ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=5))
-
-
-def test_the_csv_writer_is_none_until_made(tmp_path):
-    logger = CSVLogger(save_dir=str(tmp_path), name="", version="")
-    assert private.csv_writer(logger) is None
-    logger.experiment  # noqa: B018 - Lightning makes its writer on first use
-    assert isinstance(private.csv_writer(logger), ExperimentWriter)

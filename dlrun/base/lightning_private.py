@@ -43,13 +43,6 @@ def set_csv_writer(logger, writer) -> None:
     logger._experiment = writer
 
 
-def csv_writer(logger):
-    """The CSVLogger's experiment writer, or None before it made one. Why: dlrun's logger
-    forces its throttled writer to save (before a checkpoint, at the end), and
-    CSVLogger.experiment would create a writer where none is needed."""
-    return logger._experiment
-
-
 def skip_idle_batch_hooks(callback, hooks, base_class):
     """Set each per-batch hook in `hooks` that `callback` does not override to None on the
     instance. Why: Lightning's dispatcher (trainer.call._call_callback_hooks) calls every hook
@@ -59,13 +52,6 @@ def skip_idle_batch_hooks(callback, hooks, base_class):
         if getattr(type(callback), hook, None) is getattr(base_class, hook):
             setattr(callback, hook, None)
     return callback
-
-
-def saves_at_validation_only(checkpoint_callback) -> bool:
-    """Whether a ModelCheckpoint has no step or time schedule (it saves at validation ends).
-    Why: its batch-end hook then checks trainer state every step to do nothing, and the
-    schedule it was built with is kept in private attributes only."""
-    return checkpoint_callback._every_n_train_steps < 1 and checkpoint_callback._train_time_interval is None
 
 
 def record_new_csv_columns(writer) -> None:

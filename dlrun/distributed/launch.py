@@ -102,7 +102,7 @@ def settle_summary(cfg, run_dir: Path, returncode: int, interrupted: bool, proce
     return summary
 
 
-def launch_ranks(cfg, run_dir, processes: int, hooks=None) -> dict:
+def launch_ranks(cfg, run_dir, processes: int, hooks) -> dict:
     """Train `cfg` with `processes` ranks on this machine, each with the caller's `hooks`
     (dlrun.training.hooks.RunHooks); return the run's summary."""
     run_dir = Path(run_dir)
@@ -110,10 +110,7 @@ def launch_ranks(cfg, run_dir, processes: int, hooks=None) -> dict:
     clear_records(run_dir)
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     OmegaConf.save(cfg, ranks_dir(run_dir) / LAUNCH_CONFIG, resolve=True)
-    if hooks is not None:
-        hooks.save(ranks_dir(run_dir) / LAUNCH_HOOKS)
-    else:
-        (ranks_dir(run_dir) / LAUNCH_HOOKS).unlink(missing_ok=True)
+    hooks.save(ranks_dir(run_dir) / LAUNCH_HOOKS)
     log.info("starting %d ranks with torch.distributed.run in %s", processes, run_dir)
     process = subprocess.Popen(torchrun_command(run_dir, processes), env=rank_environment(processes))
     returncode, interrupted = _wait(process)

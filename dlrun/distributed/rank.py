@@ -48,17 +48,16 @@ def configure_rank_logging(run_dir: Path, rank: int) -> None:
         warnings.filterwarnings("ignore")  # rank zero shows the same warnings once
 
 
-def run_rank(cfg, run_dir, hooks=None) -> dict:
+def run_rank(cfg, run_dir, hooks) -> dict:
     """Train this rank's part of the run, with the caller's `hooks` (dlrun.training.hooks.RunHooks);
     return its summary (rank zero's is the run's)."""
-    from dlrun.training.hooks import RunHooks
     from dlrun.training.runner import execute
 
     run_dir, rank = Path(run_dir), global_rank()
     run_dir.mkdir(parents=True, exist_ok=True)
     configure_rank_logging(run_dir, rank)
     update_record(run_dir, rank, status="running", started_at=time.time())
-    summary = execute(cfg, run_dir, hooks=hooks or RunHooks())
+    summary = execute(cfg, run_dir, hooks=hooks)
     ended = time.time()
     # failed_at: kept from RankRecord.on_exception when it came first (update_record keeps the first)
     failed = {"failed_at": ended} if summary["status"] == "failed" else {}

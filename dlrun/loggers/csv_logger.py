@@ -8,8 +8,8 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from dlrun.base.lightning_private import csv_writer, record_new_csv_columns, set_csv_writer
-from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
+from dlrun.base.lightning_private import record_new_csv_columns, set_csv_writer
+from dlrun.training.metrics_file import write_metric_rows
 
 
 class _AtomicWriter(ExperimentWriter):
@@ -18,9 +18,11 @@ class _AtomicWriter(ExperimentWriter):
     # run's end (finalize) or a checkpoint (flush_metrics_file), whichever comes first. Every
     # 10th step of the default MLP: 60 writes in 600 steps, 8% of the step time on a busy machine.
     min_interval_s = 1.0
-    # the rows the file holds, kept so that a save need not read it back
-    _written = None
     _last_write = None
+
+    def __init__(self, log_dir: str) -> None:
+        super().__init__(log_dir=log_dir)  # Lightning removes a metrics.csv it finds here
+        self._written = []  # the rows the file holds, kept so that a save need not read it back
 
     def save(self, force: bool = False) -> None:
         if not self.metrics:
@@ -29,8 +31,6 @@ class _AtomicWriter(ExperimentWriter):
         if not force and self._last_write is not None and now - self._last_write < self.min_interval_s:
             return
         record_new_csv_columns(self)
-        if self._written is None:  # the first save: whatever a file here already holds
-            self._written = read_metric_rows(self.metrics_file_path)
         rows = self._written + self.metrics
         write_metric_rows(self.metrics_file_path, rows)
         self._written, self.metrics, self._last_write = rows, [], now
@@ -39,16 +39,15 @@ class _AtomicWriter(ExperimentWriter):
 class _AtomicCSVLogger(CSVLogger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
-        if csv_writer(self) is not None:
-            csv_writer(self).save(force=True)
+        flush_metrics_file([self])
 
 
 def flush_metrics_file(loggers) -> None:
     """Write the rows a throttled save held back: before a checkpoint, so that the file holds
-    every row up to the step a resume continues from."""
+    every row up to the step a resume continues from (and at the run's end)."""
     for logger in loggers:
-        if isinstance(logger, _AtomicCSVLogger) and csv_writer(logger) is not None:
-            csv_writer(logger).save(force=True)
+        if isinstance(logger, _AtomicCSVLogger):
+            logger.experiment.save(force=True)  # the writer csv_logger() gave it (a no-op off rank zero)
 
 
 def csv_logger(cfg, run_dir) -> CSVLogger:

@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.profilers import AdvancedProfiler, PassThroughProfiler, SimpleProfiler
 
-from dlrun.base.lightning_private import saves_at_validation_only, skip_idle_batch_hooks
+from dlrun.base.lightning_private import skip_idle_batch_hooks
 from dlrun.callbacks.activations import activations_callback
 from dlrun.training.checkpoint_io import AtomicCheckpointIO
 from dlrun.callbacks.averaging import averaging_callback
@@ -38,13 +38,6 @@ class _BestCheckpoint(ModelCheckpoint):
     profiler label of every hook call (about six a step), and ModelCheckpoint builds it
     from a repr of its settings each time. Same value, so checkpoints are unchanged."""
 
-    def __init__(self, **settings):
-        super().__init__(**settings)
-        if saves_at_validation_only(self):
-            # its batch-end hook would check state every step to do nothing: not called at all
-            # (Lightning skips a hook that is not callable: dlrun.base.lightning_private)
-            self.on_train_batch_end = None
-
     @property
     def state_key(self) -> str:
         key = self.__dict__.get("_cached_state_key")
@@ -60,10 +53,15 @@ def checkpoint_callback(cfg, run_dir: Path):
     if not settings.save_best:
         return None
     # last.ckpt is dlrun.callbacks.resumable's: Lightning 2.6 rewrites it only when best.ckpt improves
-    return _BestCheckpoint(
+    best = _BestCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.objective, mode=direction(cfg.objective)[:3],
         save_top_k=1, save_last=False, enable_version_counter=False,
     )
+    # no step or time schedule: it saves at validation ends only, and its batch-end hook would check
+    # trainer state every step to do nothing; not called at all (a hook that is not callable is
+    # skipped: dlrun.base.lightning_private.skip_idle_batch_hooks)
+    best.on_train_batch_end = None
+    return best
 
 
 def early_stopping_callback(cfg, run_dir: Path):
