@@ -63,6 +63,55 @@ def test_a_folder_that_holds_a_run_is_refused_by_name(tiny_run, tmp_path):
     assert (run_dir / "summary.json").stat().st_mtime_ns == before
 
 
+def _user_folder(root: Path) -> dict:
+    """A folder of a user's own files, named as a run's are (no summary.json): {path: bytes}."""
+    files = {"metrics.csv": b"step,loss\n1,0.5\n", "checkpoints/last.ckpt": b"the user's weights",
+             "plots/curves.png": b"\x89PNG the user's figure"}
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    return files
+
+
+def _snapshot(root: Path) -> dict:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def test_a_users_folder_named_as_run_dir_is_refused_and_left_byte_for_byte(tmp_path):
+    user = tmp_path / "mine"
+    _user_folder(user)
+    before = _snapshot(user)
+    result = run_cli([*TINY, f"hydra.run.dir={user}"], cwd=tmp_path)
+    assert result.returncode == 2, result.output
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) <= 3
+    assert "not a dlrun run" in result.stderr and "checkpoints, metrics.csv, plots" in result.stderr
+    assert _snapshot(user) == before  # nothing overwritten, nothing added
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_dlrun_run_refuses_a_users_folder_and_an_empty_name(tmp_path):
+    import dlrun
+    from dlrun.base.errors import ConfigError
+
+    user = tmp_path / "mine"
+    _user_folder(user)
+    before = _snapshot(user)
+    with pytest.raises(ConfigError, match="run_dir=.*not a dlrun run"):
+        dlrun.run(TINY, run_dir=user)
+    assert _snapshot(user) == before
+    with pytest.raises(ConfigError, match="run_dir=: an empty folder name"):
+        dlrun.run(TINY, run_dir="")
+
+
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_an_empty_run_or_sweep_folder_name_is_refused(tmp_path, key):
+    flags = ["-m", "seed=0,1"] if key == "hydra.sweep.dir" else []
+    result = run_cli([*flags, *TINY, f"{key}="], cwd=tmp_path)
+    assert result.returncode == 2, result.output
+    assert f"{key}=: an empty folder name" in result.stderr and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []  # not even outputs/: the working folder is untouched
+
+
 def test_dlrun_run_returns_absolute_paths_and_summary_json_stores_relative_ones(tiny_run, tmp_path):
     from dlrun.training.summary import read_summary
 

@@ -62,6 +62,9 @@ def _creatable_problems(path: Path, existing: Path, key: str) -> list:
 
 def folder_problems(path, key: str, run_name: str = "") -> list:
     """Why the folder `path` (set by `key`) cannot be created; [] when it can (or exists)."""
+    if path is None or not str(path).strip():  # Path("") is the working folder itself
+        return [f"{key}={'' if path is None else path}: an empty folder name; give a folder, or leave {key} out "
+                "for a new one under outputs/"]
     path = Path(os.path.abspath(path))
     existing = _nearest_existing(path)
     return _length_problems(path, existing, key, run_name) or _creatable_problems(path, existing, key)
@@ -72,4 +75,4 @@ def output_problems(cfg, multirun: bool) -> list:
     config composed with its hydra node."""
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     folder = cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir
-    return folder_problems(str(folder), key, str(cfg.get("name", "")))
+    return folder_problems(folder, key, str(cfg.get("name", "")))

@@ -3,7 +3,9 @@
 A new run's folder is created exclusively: when N runs start in the same second from one
 place (a job array, a shell loop), each gets its own folder, `NAME`, `NAME-2`, `NAME-3`...
 (readable, and they sort by start time first). A folder named on purpose (hydra.run.dir,
-`dlrun.run(run_dir=...)`) must not hold a run already. While a run lives its process holds
+`dlrun.run(run_dir=...)`) must be new or empty: one that holds a run is refused (resume it),
+and so is one that holds anything else, since a user's files in it (a metrics.csv, a
+checkpoints/ folder) would be overwritten by the run's. While a run lives its process holds
 the folder (dlrun.base.ownership: pid, host, heartbeat); `holding` takes and releases it once
 per process, however many layers ask.
 """
@@ -50,12 +52,26 @@ def claim_new(path) -> Path:
         raise _unwritable(path, error) from None
 
 
-def claim_named(path) -> Path:
-    """A folder chosen by name: refused when it holds a run (finished, crashed or live)."""
+def _contents(path: Path) -> list:
+    """The names in the folder `path` ([] when it is absent or empty), sorted."""
+    try:
+        return sorted(entry.name for entry in path.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def claim_named(path, key: str = "hydra.run.dir") -> Path:
+    """A folder chosen by name: refused when it holds a run (finished, crashed or live) or
+    any other file; nothing is written before that check."""
     path = Path(path)
     if holds_run(path):
-        raise ConfigError([f"hydra.run.dir={path}: this folder holds a run already; continue it with "
+        raise ConfigError([f"{key}={path}: this folder holds a run already; continue it with "
                            f"`dlrun resume {path}`, or choose another folder"])
+    found = _contents(path)
+    if found:
+        listed = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ConfigError([f"{key}={path}: the folder holds files that are not a dlrun run ({listed}); "
+                           "dlrun writes only into a new or empty folder: choose another one"])
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -63,8 +79,8 @@ def claim_named(path) -> Path:
     return path
 
 
-def claim(path, named: bool) -> Path:
-    return claim_named(path) if named else claim_new(path)
+def claim(path, named: bool, key: str = "hydra.run.dir") -> Path:
+    return claim_named(path, key) if named else claim_new(path)
 
 
 @contextmanager
