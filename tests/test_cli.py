@@ -93,3 +93,24 @@ def test_hydra_flags_keep_working(cli):
 def test_python_dash_m_and_console_script_are_the_same_command(tmp_path):
     result = subprocess.run(["dlrun", "validate"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("ok: model=mlp data=digits")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["usage"], ["show"], ["ls"], ["ls", "optim"]])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, args):
+    """`dlrun --help | head -2`: the reader is gone before dlrun writes (here, closed before
+    it starts, so every write fails): no traceback, nothing on stderr, a non-zero status."""
+    import os
+    import sys
+
+    from conftest import cli_env
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "dlrun", *args], cwd=tmp_path, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300, env=cli_env())
+    finally:
+        os.close(write_end)
+    assert done.stderr == "" and done.returncode != 0
+    if args[0] != "ls":  # rich's console ends its own broken pipe with status 1
+        assert done.returncode == 141

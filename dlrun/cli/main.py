@@ -70,9 +70,22 @@ def entry_point(subcommand: Subcommand):
     return getattr(import_module(module), function)
 
 
+SIGPIPE_STATUS = 141  # what a shell reports for `seq 1 9999 | head -1`'s seq: killed by SIGPIPE
+
+
 def main(argv=None) -> None:
+    """`dlrun ARGS`; output into a pipe that closed early (`dlrun --help | head -2`) ends it
+    quietly, as coreutils do, instead of in a BrokenPipeError traceback."""
+    try:
+        _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at devnull so that flush is silent too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(SIGPIPE_STATUS)
+
+
+def _dispatch(args) -> None:
     sys.path.insert(0, os.getcwd())  # as `python -m dlrun` has it: `_target_: mycode.Net` finds ./mycode
-    args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] and args[0] in HELP_WORDS:
         print(usage(), end="")
         sys.exit(0)
