@@ -215,3 +215,19 @@ def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
     rows = {row["trial"]: (row["status"], row["optim.lr"], row["error"]) for row in summary_rows(sweep_dir)}
     assert rows == {"0": ("interrupted", "0.01", "the sweep was stopped"), "1": ("waiting", "0.01", "retry of trial 0")}, \
         "the interrupted point is queued again for the next run of the command"
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("hydra.sweeper.sampler=bayes", "hydra.sweeper.sampler='bayes': expected one of: random, tpe, qmc, grid"),
+    ("hydra.sweeper.direction=upward", "hydra.sweeper.direction='upward': expected null, minimize or maximize"),
+    ("hydra.sweeper.sampler=grid", "is an interval, which a grid cannot enumerate"),
+    ("hydra.sweeper.n_trials=null", "is an interval, so the sweep needs a trial count"),
+])
+def test_validate_m_refuses_what_a_sweep_refuses_in_the_same_words(tmp_path, setting, message):
+    args = [LOG_LR, "hydra.sweeper.n_trials=2", setting, f"hydra.sweep.dir={tmp_path / 'never'}"]
+    checked = run_cli(["validate", "-m", *args], cwd=tmp_path)
+    swept = run_cli(["-m", *TINY, *args], cwd=tmp_path)
+    for result in (checked, swept):
+        assert result.returncode == 2 and message in result.stderr, result.output[-2000:]
+        assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) <= 3
+    assert not (tmp_path / "never").exists()

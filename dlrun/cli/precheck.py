@@ -30,18 +30,39 @@ class Checked:
 
 
 def _search_space(line: CommandLine, base):
+    """The sweep's search space, after every check its sweeper makes before the first trial
+    (settings, space, plan): `dlrun validate -m` and `dlrun -m` refuse the same things."""
+    from pathlib import Path
+
     from omegaconf import OmegaConf
 
-    from dlrun.sweeps.space import SearchSpaceError, parse_space
+    from dlrun.sweeps.driver import SweepRequest, plan_sweep
+    from dlrun.sweeps.settings import SweepSettingsError
+    from dlrun.sweeps.space import SearchSpaceError
 
-    configured = OmegaConf.to_container(base.hydra.sweeper, resolve=True).get("params") or {}
     try:
         with hydra_for(line.source) as hydra:
-            return parse_space(line.overrides, configured, config_loader=hydra.config_loader)
-    except SearchSpaceError as error:
-        raise ConfigError([str(error)]) from None
+            request = SweepRequest(
+                settings=OmegaConf.to_container(base.hydra.sweeper, resolve=True), arguments=list(line.overrides),
+                sweep_dir=Path(str(base.hydra.sweep.dir)), objective=str(base.objective),
+                launcher=_launcher(base), hydra_overrides=[],
+                config_loader=hydra.config_loader)
+            return plan_sweep(request, warn=False).space
+    except (SearchSpaceError, SweepSettingsError) as error:
+        raise ConfigError(str(error).split("\n  ")) from None
     except ValueError as error:  # e.g. Optuna refusing an empty choice (glob() matching nothing)
         raise ConfigError([f"the sweep's search space: {error}"]) from None
+
+
+def _launcher(base) -> dict:
+    """hydra.launcher resolved; {} where it does not resolve (the sweeper says why, in one line)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(base.hydra.launcher, resolve=True)
+    except OmegaConfBaseException:
+        return {}
 
 
 def sweep_points(space) -> list:

@@ -87,9 +87,10 @@ def storage_in_environment(location: Location):
             os.environ[ENV_STORAGE] = before
 
 
-def plan_sweep(request: SweepRequest) -> PlannedSweep:
-    """Settings, search space and plan, checked: nothing is created before this passes."""
-    settings = read_settings(request.settings, request.objective, request.launcher)
+def plan_sweep(request: SweepRequest, warn: bool = True) -> PlannedSweep:
+    """Settings, search space and plan, checked: nothing is created before this passes.
+    `warn`: log what the settings adjust (the command line's precheck runs it quietly first)."""
+    settings = read_settings(request.settings, request.objective, request.launcher, warn)
     space = parse_space(request.arguments, settings.params, request.config_loader)
     return PlannedSweep(settings, space, make_plan(space, settings))
 

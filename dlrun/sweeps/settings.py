@@ -109,12 +109,12 @@ def _expected(allowed: str) -> str:
     return allowed if allowed.startswith(("expected", "needs")) else f"expected {allowed}"
 
 
-def _slots(raw: dict, launcher: dict) -> int:
+def _slots(raw: dict, launcher: dict, warn: bool) -> int:
     if raw["n_jobs"] and raw["n_jobs"] > 1 and runs_in_this_process(launcher):
-        if is_population(launcher):
+        if warn and is_population(launcher):
             log.warning("hydra.sweeper.n_jobs=%d: the population launcher trains one population at a time in this "
                         "process (hydra.launcher.size sets how many trials it holds)", raw["n_jobs"])
-        else:
+        elif warn:
             log.warning("hydra.sweeper.n_jobs=%d: the basic launcher runs one trial at a time in this process "
                         "(launcher=joblib runs several)", raw["n_jobs"])
         return 1
@@ -129,14 +129,14 @@ def _population_size(launcher: dict):
     return (size, None) if _is_count(size) else (None, f"hydra.launcher.size={size!r}: expected an integer >= 1")
 
 
-def read_settings(raw: dict, objective: str, launcher: dict) -> SweepSettings:
+def read_settings(raw: dict, objective: str, launcher: dict, warn: bool = True) -> SweepSettings:
     population, population_problem = _population_size(launcher)
     problems = _problems(raw) + ([population_problem] if population_problem else [])
     if problems:
         raise SweepSettingsError("\n  ".join(problems))
     return SweepSettings(
         n_trials=raw["n_trials"],
-        n_jobs=_slots(raw, launcher),
+        n_jobs=_slots(raw, launcher, warn),
         sampler=raw["sampler"],
         seed=raw["seed"],
         direction=raw["direction"] or metric_direction(objective),
