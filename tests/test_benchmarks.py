@@ -92,3 +92,15 @@ def test_profile_run_times_every_phase_of_one_run():
     assert calls.get("command-line check (compose + validate)") == "1", done.stderr
     assert calls.get("run (execute)") == "1" and calls.get("fit") == "1" and calls.get("test") == "1", done.stderr
     assert "exit 0" in done.stderr.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_samplers_benchmark_prints_regret_and_coverage_for_every_sampler():
+    out = run_benchmark("samplers.py")
+    rows = re.findall(r"^\s+(\d+) trials\s+(.*)$", out, re.M)
+    assert [budget for budget, _ in rows] == ["4", "8", "4", "8"], out
+    for _, cells in rows:
+        found = re.findall(r"(\w+) ([\d.]+) / ([\d.]+) / (\d+)%", cells)
+        assert [name for name, *_ in found] == ["sobol", "random", "qmc", "tpe"], cells
+        sobol_coverage = int(found[0][3])
+        assert sobol_coverage == 100  # n Sobol points in n equal slices, whatever the seed

@@ -164,7 +164,7 @@ def test_bad_sweeps_stop_before_any_trial_with_exit_2(tmp_path):
     assert typo.returncode == 2
     assert "optim.lrr=0.001: unknown key; keys of optim:" in typo.stderr and "did you mean 'lr'?" in typo.stderr
     no_count, _ = sweep_cli(tmp_path, LOG_LR, "hydra.sweeper.sampler=bayes")
-    assert no_count.returncode == 2 and "hydra.sweeper.sampler='bayes': expected one of: random, tpe, qmc, grid" \
+    assert no_count.returncode == 2 and "hydra.sweeper.sampler='bayes': expected one of: sobol, random, tpe, qmc, grid" \
         in no_count.stderr
     assert not typo_dir.exists()
 
@@ -218,7 +218,7 @@ def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("hydra.sweeper.sampler=bayes", "hydra.sweeper.sampler='bayes': expected one of: random, tpe, qmc, grid"),
+    ("hydra.sweeper.sampler=bayes", "hydra.sweeper.sampler='bayes': expected one of: sobol, random, tpe, qmc, grid"),
     ("hydra.sweeper.direction=upward", "hydra.sweeper.direction='upward': expected null, minimize or maximize"),
     ("hydra.sweeper.sampler=grid", "is an interval, which a grid cannot enumerate"),
     ("hydra.sweeper.n_trials=null", "is an interval, so the sweep needs a trial count"),

@@ -94,7 +94,7 @@ def test_settings_errors_name_key_value_and_what_is_allowed():
                        "direction": "up"}, "val/loss", {})
     text = str(error.value)
     assert "hydra.sweeper.n_trials=0: expected null or an integer >= 1" in text
-    assert "hydra.sweeper.sampler='bayes': expected one of: random, tpe, qmc, grid" in text
+    assert "hydra.sweeper.sampler='bayes': expected one of: sobol, random, tpe, qmc, grid" in text
     assert "hydra.sweeper.max_failure_rate=2: expected a number in [0, 1]" in text
     assert "hydra.sweeper.pruner='hyperband': expected one of: none, median, successive_halving" in text
     assert "hydra.sweeper.direction='up'" in text
@@ -187,3 +187,52 @@ def test_sweep_and_launcher_presets_compose():
     assert local.launcher._target_.endswith("LocalLauncher") and local.sweeper.n_jobs == 2
     slurm = compose(["launcher=submitit_slurm"], return_hydra_config=True).hydra
     assert slurm.launcher._target_.endswith("SlurmLauncher") and slurm.launcher.array_parallelism == 16
+
+
+def _slices(values, low: float, high: float, count: int) -> list:
+    """Which of `count` equal slices of log [low, high] each value falls in, sorted."""
+    return sorted(int(count * (math.log(v) - math.log(low)) / (math.log(high) - math.log(low))) for v in values)
+
+
+@pytest.mark.parametrize("count", [2, 4, 8, 16])
+def test_the_default_sampler_puts_n_trials_in_n_equal_slices_of_every_range(count):
+    from omegaconf import OmegaConf
+
+    from dlrun.config.compose import compose
+
+    default = compose([], return_hydra_config=True).hydra.sweeper
+    space = parse_space(["optim.lr=tag(log, interval(1e-5, 1e-1))", "model.width=int(interval(16, 271))",
+                         "optim=choice(sgd,adam)"])
+    sampler = build_sampler(default.sampler, OmegaConf.to_container(default.samplers).get(default.sampler, {}),
+                            default.seed, tuple(space.params))
+    study = optuna.create_study(sampler=sampler)
+    points = [study.ask(space.distributions()).params for _ in range(count)]
+    assert _slices([p["optim.lr"] for p in points], 1e-5, 1e-1, count) == list(range(count))
+    assert sorted((p["model.width"] - 16) * count // 256 for p in points) == list(range(count))
+    assert sorted(p["optim"] for p in points) == ["adam"] * (count // 2) + ["sgd"] * (count // 2)
+
+
+def test_random_draws_cluster_where_sobol_does_not():
+    """What the default replaced: seed 0's first 8 random log-lr draws miss slices of the range."""
+    space = parse_space(["optim.lr=tag(log, interval(1e-5, 1e-1))"])
+    study = optuna.create_study(sampler=build_sampler("random", {}, 0))
+    drawn = _slices([study.ask(space.distributions()).params["optim.lr"] for _ in range(8)], 1e-5, 1e-1, 8)
+    assert len(set(drawn)) < 8
+
+
+def test_sobol_workers_on_one_study_draw_different_points_that_still_cover_the_range(tmp_path):
+    """Four workers (each its own sampler, as each process has) asking in turn from one
+    journal study: the trial number picks the point, so no two draw the same one."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    space = parse_space(["optim.lr=tag(log, interval(1e-5, 1e-1))", "optim.momentum=interval(0.5, 0.99)"])
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "study.journal")))
+    optuna.create_study(storage=storage, study_name="s")
+    workers = [optuna.load_study(study_name="s", storage=storage,
+                                 sampler=build_sampler("sobol", {}, 0, tuple(space.params))) for _ in range(4)]
+    asked = [workers[n % 4].ask(space.distributions()) for n in range(16)]
+    lrs = [trial.params["optim.lr"] for trial in asked]
+    assert len(set(lrs)) == 16 and _slices(lrs, 1e-5, 1e-1, 16) == list(range(16))
+    again = optuna.load_study(study_name="s", storage=storage, sampler=build_sampler("sobol", {}, 0, tuple(space.params)))
+    assert again.ask(space.distributions()).params["optim.lr"] not in lrs  # a continued sweep draws new points

@@ -62,10 +62,11 @@ def location_of(request: SweepRequest, settings) -> Location:
     return Location(request.sweep_dir, settings.storage, settings.study_name)
 
 
-def open_sweep_study(request: SweepRequest, settings):
+def open_sweep_study(request: SweepRequest, planned: PlannedSweep):
     """The shared study, created or joined (and study.json written for a database study)."""
+    settings = planned.settings
     location = location_of(request, settings)
-    sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed)
+    sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed, tuple(planned.space.params))
     pruner = build_pruner(settings.pruner, settings.pruner_knobs)
     study = studies.create_or_continue(location, settings.direction, sampler, pruner)
     write_pointer(location)
@@ -127,7 +128,7 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, summarize, s
     quietly and without plots); `launch_batch`: a population launcher's, for
     plan.population trials at once."""
     settings = planned.settings
-    study = study if study is not None else open_sweep_study(request, settings)
+    study = study if study is not None else open_sweep_study(request, planned)
     study.set_user_attr(studies.SWEEP_RECORD, _record(request, planned.space, settings))
     worker, location = this_worker(), location_of(request, settings)
     presence = presence_for(location, worker)

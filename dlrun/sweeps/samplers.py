@@ -10,8 +10,10 @@ from optuna.samplers import BaseSampler
 
 from dlrun.base.options import load_object, lookup
 
-# grid: the sweeper enqueues every combination in order, so the sampler never draws.
+# sobol: trial N takes point N of one scrambled Sobol sequence (dlrun.sweeps.sobol), the
+# default; grid: the sweeper enqueues every combination in order, so the sampler never draws.
 SAMPLERS = {
+    "sobol": "dlrun.sweeps.sobol:SobolSampler",
     "random": "optuna.samplers:RandomSampler",
     "tpe": "optuna.samplers:TPESampler",
     "qmc": "optuna.samplers:QMCSampler",
@@ -79,9 +81,12 @@ class SeededPerTrial(BaseSampler):
         pass
 
 
-def build_sampler(name: str, knobs: dict, seed):
+def build_sampler(name: str, knobs: dict, seed, dimensions=()):
+    """`dimensions`: the search space's parameter names, in order (the Sobol sampler's axes)."""
     cls = load_object(lookup(SAMPLERS, "sampler (hydra.sweeper.sampler)", name))
     knobs = {**QUIET.get(name, {}), **dict(knobs or {})}
+    if name == "sobol":
+        knobs["dimensions"] = tuple(dimensions)
     if seed is not None and name in SEEDED_PER_TRIAL:
         return SeededPerTrial(cls, seed, knobs)
     return _make(cls, seed, knobs)

@@ -63,7 +63,7 @@ class DlrunSweeper(Sweeper):
         # composed and validated by the command line's precheck, dlrun.cli.precheck, before Hydra started)
         with exiting_on_bad_input("sweep"):
             planned = plan_sweep(request)
-            study = open_sweep_study(request, planned.settings)  # creates the folder (journal) or connects
+            study = open_sweep_study(request, planned)  # creates the folder (journal) or connects
         self.study_name = study.study_name
         self.devices = DevicePlan(pins_devices(request.launcher) and planned.plan.n_jobs > 1)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
