@@ -30,6 +30,21 @@ def readers():
     return tracking.MlflowClient, events.EventAccumulator
 
 
+def tensorboard_hparams(events) -> tuple:
+    """({key: HParam value} of the run's HParams plugin record, {its metric columns}), read
+    with TensorBoard's own event reader and the plugin's protobuf."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    hparams, columns = {}, set()
+    for content in events.PluginTagToContent("hparams").values():
+        record = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if record.HasField("session_start_info"):
+            hparams = dict(record.session_start_info.hparams)
+        if record.HasField("experiment"):
+            columns = {info.name.tag for info in record.experiment.metric_infos}
+    return hparams, columns
+
+
 def val_losses(run_dir: Path) -> list:
     with open(run_dir / "metrics.csv", newline="") as handle:
         return [float(row["val/loss"]) for row in csv.DictReader(handle) if row.get("val/loss")]
@@ -71,11 +86,14 @@ def test_one_run_in_csv_tensorboard_and_mlflow_at_once_and_its_resume(tmp_path):
     losses = val_losses(run_dir)
     assert len(losses) == 2  # two epochs, one validation each
 
-    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events = EventAccumulator(str(run_dir / "tensorboard" / "mlp_digits"))
     events.Reload()
     assert {"train/loss", "val/loss", "val/acc", "lr"} <= set(events.Tags()["scalars"])
     assert [e.value for e in events.Scalars("val/loss")] == pytest.approx(losses, rel=1e-5)
-    assert summary["tensorboard"]["dir"] == str(run_dir / "tensorboard")
+    assert summary["tensorboard"]["dir"] == str(run_dir / "tensorboard" / "mlp_digits")
+    hparams, metric_columns = tensorboard_hparams(events)
+    assert hparams["optim.lr"].number_value == 0.002 and hparams["model.name"].string_value == "mlp"
+    assert {"val/loss", "test/acc"} <= metric_columns  # the HParams table's columns: final and test metrics
 
     # the default store: beside the outputs in the working folder
     assert summary["mlflow"]["tracking_uri"] == f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}"
@@ -114,10 +132,11 @@ def test_sweep_gives_one_tracker_run_per_trial_grouped_by_sweep(tmp_path):
     assert [run.data.params["optim.lr"] for run in runs] == ["0.01", "0.001"]
     grouped = client.search_runs([runs[0].info.experiment_id], "tags.group = 'lr_sweep'")
     assert {run.info.run_id for run in grouped} == {run.info.run_id for run in runs}
-    for trial in range(2):
-        events = EventAccumulator(str(sweep_dir / str(trial) / "tensorboard"))
+    for trial in range(2):  # named as the other trackers name the trial
+        events = EventAccumulator(str(sweep_dir / str(trial) / "tensorboard" / f"mlp_digits-{trial}"))
         events.Reload()
         assert len(events.Scalars("val/loss")) == 2
+        assert tensorboard_hparams(events)[0]["optim.lr"].number_value == [0.01, 0.001][trial]
 
 
 def _free_port() -> int:

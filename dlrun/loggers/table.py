@@ -52,7 +52,8 @@ LOGGERS: dict[str, LoggerEntry] = {
     "wandb": LoggerEntry("dlrun.loggers.wandb_logger:wandb_logger", "dlrun.loggers.wandb_logger:finish_wandb",
                          knobs=WANDB_KNOBS),
     "tensorboard": LoggerEntry("dlrun.loggers.tensorboard_logger:tensorboard_logger",
-                               "dlrun.loggers.tensorboard_logger:finish_tensorboard", package="tensorboard"),
+                               "dlrun.loggers.tensorboard_logger:finish_tensorboard", package="tensorboard",
+                               knobs={"name": _RUN_NAME}),
     "mlflow": LoggerEntry("dlrun.loggers.mlflow_logger:mlflow_logger", "dlrun.loggers.mlflow_logger:finish_mlflow",
                           package="mlflow", knobs=MLFLOW_KNOBS),
 }
@@ -95,18 +96,18 @@ def finish_loggers(trainer, summary: dict) -> dict:
 
 
 def name_tracker_runs(cfg, name: str, group: str) -> None:
-    """Default the run name and group of each tracker that has them (W&B, MLflow: their nodes
-    hold `name` and `group`) where the config leaves them null; a sweep's jobs are NAME-N in
-    the sweep folder's group."""
+    """Default the run name and group of each tracker that has them (W&B, MLflow: `name` and
+    `group`; TensorBoard: `name`) where the config leaves them null; a sweep's jobs are NAME-N
+    in the sweep folder's group."""
     from omegaconf import DictConfig, open_dict
 
     for settings in cfg.logger.values():
-        if not (isinstance(settings, DictConfig) and "name" in settings and "group" in settings):
+        if not isinstance(settings, DictConfig):
             continue
         with open_dict(cfg):
-            if settings.get("group") is None:
+            if "group" in settings and settings.get("group") is None:
                 settings.group = group
-            if settings.get("name") is None:
+            if "name" in settings and settings.get("name") is None:
                 settings.name = name
 
 
