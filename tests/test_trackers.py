@@ -158,18 +158,20 @@ def test_optuna_dashboard_reads_a_sweep_folder(tmp_path):
         pytest.skip("optuna-dashboard is not installed (pip install 'dlrun[dashboard]')")
     sweep_dir = tmp_path / "lr_sweep"
     location = Location(sweep_dir)
-    study = create_or_continue(location, "minimize", optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner())
+    study = create_or_continue(location, "minimize", optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner(),
+                               "val/loss")
     study.optimize(lambda trial: trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True), n_trials=3)
     port = _free_port()
     server = subprocess.Popen([dashboard, str(location.journal), "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        answer = _get_when_up(f"http://127.0.0.1:{port}/api/studies", server)
+        listed = json.loads(_get_when_up(f"http://127.0.0.1:{port}/api/studies", server))["study_summaries"]
+        detail = json.loads(_get_when_up(f"http://127.0.0.1:{port}/api/studies/{listed[0]['study_id']}", server))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    listed = json.loads(answer)["study_summaries"]
     assert [entry["study_name"] for entry in listed] == [study.study_name]
+    assert detail["objective_names"] == ["val/loss"]  # the objective is named on the dashboard's axes
 
 
 def _get_when_up(url: str, server, seconds: float = 120) -> bytes:

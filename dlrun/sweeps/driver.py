@@ -68,7 +68,7 @@ def open_sweep_study(request: SweepRequest, planned: PlannedSweep):
     location = location_of(request, settings)
     sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed, tuple(planned.space.params))
     pruner = build_pruner(settings.pruner, settings.pruner_knobs)
-    study = studies.create_or_continue(location, settings.direction, sampler, pruner)
+    study = studies.create_or_continue(location, settings.direction, sampler, pruner, request.objective)
     write_pointer(location)
     return study
 

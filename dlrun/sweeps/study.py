@@ -39,14 +39,22 @@ def _only_study(storage, location: Location):
     return names[0] if names else None
 
 
-def create_or_continue(location: Location, direction: str, sampler, pruner):
-    """The sweep's study, created by the first worker, joined by the others and by a re-run."""
+def create_or_continue(location: Location, direction: str, sampler, pruner, objective: str):
+    """The sweep's study, created by the first worker, joined by the others and by a re-run;
+    its value named by the objective metric (optuna-dashboard's axes and tables say val/loss)."""
+    import warnings
+
     import optuna
 
     storage = open_storage(location, writing=True)
     name = _only_study(storage, location) or Path(location.sweep_dir).name
-    return optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
-                               pruner=pruner, load_if_exists=True)
+    study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    if study.metric_names != [objective]:
+        with warnings.catch_warnings():  # "experimental" in Optuna 4 and 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([objective])
+    return study
 
 
 def load(sweep_dir, pruner=None):
