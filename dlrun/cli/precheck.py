@@ -78,13 +78,35 @@ def sweep_points(space) -> list:
     return points[: 1 + MORE_SWEEP_POINTS]
 
 
+def _point_config(base, point: dict):
+    """The sweep's base config with a point's values set, when every swept key is a plain key
+    of it (`optim.lr`, not a group such as `optim`): no second composition for a point that
+    only changes values. None when a key needs Hydra (a group's option, a new or unknown key)."""
+    import copy
+
+    from omegaconf import OmegaConf, open_dict
+
+    absent = object()
+    for key in point:
+        found = OmegaConf.select(base, key, default=absent)
+        if found is absent or OmegaConf.is_config(found):
+            return None
+    cfg = copy.deepcopy(base)
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    for key, value in point.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    return cfg
+
+
 def _check_sweep(line: CommandLine):
     base = compose(line.overrides, return_hydra_config=True, source=line.source, multirun=True)
     space = _search_space(line, base)
     for point in sweep_points(space):
         overrides = space.overrides(point)
         try:
-            validate(compose(overrides, source=line.source))
+            cfg = _point_config(base, point)
+            validate(cfg if cfg is not None else compose(overrides, source=line.source))
         except ConfigError as error:
             swept = " ".join(overrides[len(space.fixed):])
             where = f" (in the sweep's trial with {swept})" if swept else ""
