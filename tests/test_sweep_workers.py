@@ -113,6 +113,7 @@ def test_a_killed_worker_interval_trial_is_retried_with_its_parameters(tmp_path)
     assert "1 trial(s) left running by a stopped worker: marked interrupted" in result.output
     rows = {row["trial"]: row for row in summary_rows(sweep_dir)}
     assert rows["0"]["status"] == "interrupted"
+    assert read_json(sweep_dir / "0" / "summary.json")["status"] == "interrupted", "the folder agrees with the study"
     assert [rows[n]["status"] for n in ("1", "2")] == ["completed", "completed"]
     assert float(rows["1"]["optim.lr"]) == killed.params["optim.lr"], "the killed point, exactly"
     assert float(rows["2"]["optim.lr"]) != killed.params["optim.lr"]

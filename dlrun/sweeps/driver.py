@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.loop import Worker, counted_trials
+from dlrun.sweeps.reconcile import reconcile
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings
 from dlrun.sweeps.space import parse_space
@@ -108,7 +109,8 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
 
 
 def _run_worker(study, request, planned, launch, presence, worker: str, summarize, launch_batch=None) -> None:
-    _announce(request, planned, study, worker, reap(study, presence))
+    reconciled = reconcile(study, request.sweep_dir)  # the folders' truth first: a finished trial is told, not rerun
+    _announce(request, planned, study, worker, len(reconciled.closed) + reap(study, presence))
     loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
                   on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False),
                   launch_batch=launch_batch)
