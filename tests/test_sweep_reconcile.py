@@ -15,8 +15,12 @@ from pathlib import Path
 import pytest
 
 from conftest import read_json, run_cli, start_cli
+from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.sweeps import study as studies
-from dlrun.sweeps.storage import JOURNAL_FILE
+from dlrun.sweeps.reconcile import RESULT_OF, reconcile, settle_from_folder
+from dlrun.sweeps.storage import JOURNAL_FILE, Location
+from dlrun.sweeps.workers import RETRY_ATTR, WORKER_ATTR, FolderPresence, close, reap, retry
+from dlrun.training.summary import new_summary, write_summary
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
@@ -33,6 +37,84 @@ def untell(sweep_dir: Path) -> int:
                                            and json.loads(line).get("state") == COMPLETE)]
     journal.write_text("".join(kept))
     return len(lines) - len(kept)
+
+
+def dead_worker() -> str:
+    """The id of a worker of this host whose process has ended."""
+    import socket
+    import subprocess
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return f"{socket.gethostname()}-{ended.pid}"
+
+
+def journal_study(sweep_dir: Path):
+    import optuna
+
+    location = Location(sweep_dir)
+    return studies.create_or_continue(location, "minimize", optuna.samplers.RandomSampler(seed=0), None)
+
+
+def claimed_trial(study, worker: str, x: float):
+    """A RUNNING trial with its point, stamped with `worker`, as a worker's claim leaves it."""
+    import optuna
+
+    study.enqueue_trial({"x": x})
+    asked = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    storage_of(study).set_trial_user_attr(trial_id(asked), WORKER_ATTR, worker)
+    return storage_of(study).get_trial(trial_id(asked))
+
+
+def finished_folder(sweep_dir: Path, number: int, value: float, status="completed") -> Path:
+    """The trial's folder as its run leaves it: summary.json with its status and objective value (no live owner)."""
+    folder = sweep_dir / str(number)
+    summary = new_summary("t", folder, {"x": 0}, "val/loss")
+    summary.update(status=status, objective={"metric": "val/loss", "value": value}, wall_time_s=1.0)
+    folder.mkdir(parents=True)
+    write_summary(summary, folder)
+    return folder
+
+
+def test_a_dead_workers_completed_trial_is_told_its_folders_value(tmp_path):
+    study = journal_study(tmp_path)
+    finished_folder(tmp_path, claimed_trial(study, dead_worker(), 0.3).number, 0.25)
+    done = reconcile(study, tmp_path)
+    assert done.told == [0] and not done.closed
+    assert [(trial.state.name, trial.value, trial.user_attrs["run_dir"]) for trial in study.trials] == \
+        [("COMPLETE", 0.25, str(tmp_path / "0"))]
+    assert not reconcile(study, tmp_path).told, "told once"
+
+
+def test_a_live_workers_trial_is_left_to_it(tmp_path):
+    import os
+    import socket
+
+    study = journal_study(tmp_path)
+    finished_folder(tmp_path, claimed_trial(study, f"{socket.gethostname()}-{os.getpid()}", 0.3).number, 0.25)
+    assert not reconcile(study, tmp_path).told and study.trials[0].state.name == "RUNNING"
+
+
+def test_reap_tells_a_dead_workers_finished_trial_instead_of_queueing_it_again(tmp_path):
+    study = journal_study(tmp_path)
+    finished_folder(tmp_path, claimed_trial(study, dead_worker(), 0.3).number, 0.5)
+    presence = FolderPresence(tmp_path, "me-1")
+    assert reap(study, presence, settle=lambda frozen: settle_from_folder(study, frozen, tmp_path)) == 0
+    assert [(trial.state.name, trial.value) for trial in study.trials] == [("COMPLETE", 0.5)], "no retry queued"
+
+
+def test_an_interrupted_trial_that_completed_gives_its_value_to_its_queued_retry(tmp_path):
+    study = journal_study(tmp_path)
+    frozen = claimed_trial(study, dead_worker(), 0.3)
+    close(study, frozen, "interrupted")  # another worker reaped it before its tell landed
+    retry(study, storage_of(study).get_trial(trial_id(frozen)))
+    finished_folder(tmp_path, 0, 0.125)
+    assert reconcile(study, tmp_path).told == [0]
+    first, second = study.trials
+    assert first.state.name == "FAIL" and (second.state.name, second.value) == ("COMPLETE", 0.125)
+    assert second.params == {"x": 0.3} and second.user_attrs[RETRY_ATTR] == 0 and second.user_attrs[RESULT_OF] == 0
+    assert second.user_attrs["run_dir"] == str(tmp_path / "0")
+    assert not reconcile(study, tmp_path).told and len(study.trials) == 2, "recorded once"
 
 
 def trial_folders(sweep_dir: Path) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.loop import Worker, counted_trials
-from dlrun.sweeps.reconcile import reconcile
+from dlrun.sweeps.reconcile import reconcile, settle_from_folder
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings
 from dlrun.sweeps.space import parse_space
@@ -113,7 +113,7 @@ def _run_worker(study, request, planned, launch, presence, worker: str, summariz
     _announce(request, planned, study, worker, len(reconciled.closed) + reap(study, presence))
     loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
                   on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False),
-                  launch_batch=launch_batch)
+                  launch_batch=launch_batch, settle=lambda frozen: settle_from_folder(study, frozen, request.sweep_dir))
     try:
         loop.run(planned.plan.n_jobs)
     except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted

@@ -112,9 +112,10 @@ class Worker:
     """One worker's slots over a shared study."""
 
     def __init__(self, study, space, plan, launch, objective: str, presence, worker: str, on_told=None,
-                 launch_batch=None):
+                 launch_batch=None, settle=None):
         self.study, self.space, self.plan, self.launch, self.objective = study, space, plan, launch, objective
         self.launch_batch = launch_batch
+        self.settle = settle  # a dead worker's trial -> told what its folder recorded (reap's hook)
         self.planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
         if plan.grid:
             self.planned = min(self.planned, len(space.grid()))
@@ -131,7 +132,7 @@ class Worker:
         with self.lock:
             if self.stop.is_set():
                 return claimed
-            reap(self.study, self.presence)
+            reap(self.study, self.presence, self.settle)
             while len(claimed) < wanted:
                 frozen = self.claims.next()
                 if frozen is None:

@@ -29,7 +29,7 @@ from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.base.ownership import live_owner
 from dlrun.sweeps.loop import outcome_from_run, tell_outcome
 from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, STATUS_ATTR, WORKER_ATTR, WORKERS_DIR, gone_from_this_host
-from dlrun.training.summary import SUMMARY_FILE, settle_abandoned
+from dlrun.training.summary import SUMMARY_FILE, read_summary, settle_abandoned
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -69,15 +69,21 @@ def _worker_gone(sweep_dir, frozen) -> bool:
     return live_owner(Path(sweep_dir) / WORKERS_DIR / worker) is None
 
 
-def _settle_running(study, frozen, sweep_dir, done: Reconciled) -> None:
-    """A RUNNING trial of a dead worker: its folder says how it ended (a dead run: interrupted)."""
+def settle_from_folder(study, frozen, sweep_dir, done: Reconciled | None = None) -> bool:
+    """Tell a RUNNING trial how its folder says it ended (a dead run: interrupted, its point
+    queued again); False when its folder has no end to tell (not started, or its run lives)."""
+    done = done if done is not None else Reconciled()
     folder = trial_folder(sweep_dir, frozen)
-    if not (folder / SUMMARY_FILE).is_file() or not _worker_gone(sweep_dir, frozen):
-        return  # not started (reap closes it), or its worker still runs it
+    if not (folder / SUMMARY_FILE).is_file():
+        return False
     if settle_abandoned(folder) is not None:
         done.settled.append(frozen.number)
     outcome = outcome_from_run(folder)
-    if tell_outcome(study, frozen, outcome, _overrides_of(folder)) and outcome.status == "completed":
+    if read_summary(folder).get("status") == "running":
+        return False  # its run still lives (a process of its own): its worker's end, not this one
+    if not tell_outcome(study, frozen, outcome, _overrides_of(folder)):
+        return True  # another worker told it first
+    if outcome.status == "completed":
         done.told.append(frozen.number)
         log.warning("trial %d completed in %s but its result never reached the study: told %s, not trained again",
                     frozen.number, folder, f"{outcome.value:.6g}")
@@ -85,6 +91,7 @@ def _settle_running(study, frozen, sweep_dir, done: Reconciled) -> None:
         done.closed.append(frozen.number)
         log.warning("trial %d: its run in %s stopped without a word: marked interrupted, its point queued again",
                     frozen.number, folder)
+    return True
 
 
 def _takes_the_result(study, retry, interrupted) -> bool:
@@ -136,7 +143,8 @@ def reconcile(study, sweep_dir) -> Reconciled:
     for frozen in trials:
         state = frozen.state.name
         if state == "RUNNING":
-            _settle_running(study, frozen, sweep_dir, done)
+            if _worker_gone(sweep_dir, frozen):  # a live worker tells its own trials
+                settle_from_folder(study, frozen, sweep_dir, done)
             continue
         if settle_abandoned(trial_folder(sweep_dir, frozen)) is not None:  # the study has closed it already
             done.settled.append(frozen.number)

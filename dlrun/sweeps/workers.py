@@ -169,14 +169,18 @@ def retry_stale(study, frozen) -> None:
     retry(study, frozen)
 
 
-def reap(study, presence) -> int:
-    """Close the trials of dead workers as interrupted and queue their points again; how many."""
+def reap(study, presence, settle=None) -> int:
+    """Close the trials of dead workers as interrupted and queue their points again; how many.
+    `settle(frozen)`: tells a dead worker's trial what its folder recorded instead, when it has
+    one to tell (dlrun.sweeps.reconcile.settle_from_folder: a finished run is not run again)."""
     from optuna.trial import TrialState
 
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     dead = presence.dead(study, running) + [frozen for frozen in running if _unclaimed_and_old(frozen)]
     closed = 0
     for frozen in dead:
+        if settle is not None and settle(frozen):
+            continue
         worker = frozen.user_attrs.get(WORKER_ATTR, "an unknown worker")
         if close(study, frozen, INTERRUPTED, f"its worker {worker} stopped (no heartbeat)"):
             log.warning("trial %d: its worker %s stopped without a word: marked interrupted", frozen.number, worker)
