@@ -58,8 +58,8 @@ def test_a_password_in_a_url_is_masked_and_revealed_only_to_the_storage(monkeypa
     url = f"postgresql://me:{PASSWORD}@db:5432/sweeps"
     assert masked(f"hydra.sweeper.storage={url}") == "hydra.sweeper.storage=postgresql://me:***@db:5432/sweeps"
     assert masked("postgresql://me@db/sweeps") == "postgresql://me@db/sweeps"  # no password, nothing to hide
-    args = hide_in_arguments(["optim.lr=0.1", f"hydra.sweeper.storage={url}"])
-    assert args == ["optim.lr=0.1", "hydra.sweeper.storage=postgresql://me:***@db:5432/sweeps"]
+    args = hide_in_arguments(["optim.lr=0.1", f"hydra.sweeper.storage={url}", f"+data.url={url}"])
+    assert args == ["optim.lr=0.1", "hydra.sweeper.storage=postgresql://me:***@db:5432/sweeps", f"+data.url={url}"]
     assert revealed("postgresql://me:***@db:5432/sweeps") == url and revealed("optim.lr=0.1") == "optim.lr=0.1"
 
 

@@ -324,4 +324,5 @@ def test_bad_storage_settings_stop_before_any_trial_with_exit_2(tmp_path):
     result = run_cli(["-m", LOG_LR, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={unreachable}",
                       "hydra.sweeper.study_name=s", f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path)
     assert result.returncode == 2 and "cannot open it" in result.stderr, result.output[-2000:]
-    assert "secret" not in result.stderr and "Traceback" not in result.output and not sweep_dir.exists()
+    assert "secret" not in result.output and "Traceback" not in result.output and not sweep_dir.exists()
+    assert f"hydra.sweeper.storage={unreachable.replace(':secret@', ':***@')}: cannot open it" in result.stderr

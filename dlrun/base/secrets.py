@@ -2,8 +2,9 @@
 not to a console line (DESIGN: Outputs).
 
 Hydra writes the command line into multirun.yaml and every job's .hydra/ files, and dlrun's
-record keeps it too, so `dlrun` masks an argument holding a URL's password before Hydra sees
-it (`postgresql://me:***@host/db`) and keeps the real value in this process's environment
+record keeps it too, so `dlrun` masks the password of a URL it reads itself (SECRET_KEYS: the
+sweep's storage) before Hydra sees it (`postgresql://me:***@host/db`) and keeps the real value
+in this process's environment
 (ENV_SECRETS, inherited by the trials' processes, written nowhere); the one reader that needs
 the real value (the sweep's storage) asks `revealed(value)`.
 """
@@ -16,6 +17,7 @@ import re
 
 ENV_SECRETS = "DLRUN_SECRETS"  # {masked value: real value}, JSON, for this process and its children
 MASK = "***"
+SECRET_KEYS = ("hydra.sweeper.storage",)  # the keys whose value dlrun reveals where it uses it
 # scheme://user:password@host: the password is what lies between the user's colon and the @
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:)(?P<password>[^\s@'\"]+)(?P<at>@)")
 
@@ -33,10 +35,12 @@ def _known() -> dict:
 
 
 def hide_in_arguments(args) -> list:
-    """The command line with each URL's password masked; the real values kept for `revealed`."""
+    """The command line with the password of each URL dlrun reads itself (SECRET_KEYS) masked;
+    the real values kept for `revealed`. Other keys are left alone: a user's own code would get
+    the mask instead of its value."""
     known, hidden = _known(), []
     for arg in args:
-        shown = masked(arg)
+        shown = masked(arg) if arg.split("=", 1)[0].lstrip("+~") in SECRET_KEYS else arg
         if shown != arg:
             known[shown.split("=", 1)[-1]] = arg.split("=", 1)[-1]
         hidden.append(shown)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from dlrun.base.errors import BadInput
 from dlrun.recipe.metrics import direction as metric_direction
 from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
-from dlrun.base.secrets import revealed
-from dlrun.sweeps.storage import url_problem, without_password
+from dlrun.base.secrets import masked, revealed
+from dlrun.sweeps.storage import url_problem
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -103,7 +103,7 @@ def _problems(raw: dict) -> list:
 
 
 def _shown(key: str, value) -> str:
-    return repr(without_password(value)) if key == "storage" and isinstance(value, str) and "://" in value else repr(value)
+    return repr(masked(value)) if key == "storage" and isinstance(value, str) and "://" in value else repr(value)
 
 
 def _expected(allowed: str) -> str:

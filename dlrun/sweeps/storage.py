@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dlrun.base import atomic
 from dlrun.base.errors import BadInput
+from dlrun.base.secrets import masked
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S
 
 log = logging.getLogger("dlrun.sweep")
@@ -144,7 +145,7 @@ def _rdb(url: str):
         except sqlalchemy.exc.IntegrityError:
             time.sleep(0.2 * (attempt + 1))
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ArgumentError) as error:
-            raise StorageError(f"hydra.sweeper.storage={without_password(url)}: cannot open it: "
+            raise StorageError(f"hydra.sweeper.storage={masked(url)}: cannot open it: "
                                f"{str(error.orig if hasattr(error, 'orig') else error).strip().splitlines()[0]}") from None
     return RDBStorage(url, **settings)
 
