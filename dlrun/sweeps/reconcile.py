@@ -78,9 +78,9 @@ def settle_from_folder(study, frozen, sweep_dir, done: Reconciled | None = None)
         return False
     if settle_abandoned(folder) is not None:
         done.settled.append(frozen.number)
-    outcome = outcome_from_run(folder)
     if read_summary(folder).get("status") == "running":
         return False  # its run still lives (a process of its own): its worker's end, not this one
+    outcome = outcome_from_run(folder)
     if not tell_outcome(study, frozen, outcome, _overrides_of(folder)):
         return True  # another worker told it first
     if outcome.status == "completed":
