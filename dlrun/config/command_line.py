@@ -24,9 +24,9 @@ class CommandLine:
 
 
 def _parser():
-    from hydra._internal.utils import get_args_parser
+    from dlrun.base.hydra_private import args_parser
 
-    parser = get_args_parser()
+    parser = args_parser()
 
     def refuse(message: str):  # argparse would print its usage and exit; one line instead
         raise ConfigError([f"{message} (dlrun --help lists the flags)"])

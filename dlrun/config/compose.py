@@ -5,13 +5,13 @@ into one-line messages that name the key, the value and what is allowed."""
 from __future__ import annotations
 
 import difflib
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from dlrun.base.errors import ConfigError
+from dlrun.base.hydra_private import error_says, options_listed
 from dlrun.base.paths import config_dir
 
 
@@ -28,10 +28,10 @@ class ConfigSource:
     def primary(self) -> str:
         if self.config_path is None:
             return str(config_dir())
-        from hydra._internal.utils import compute_search_path_dir
+        from dlrun.base.hydra_private import primary_config_dir
 
         app_file = Path(__file__).resolve().parent.parent / "cli" / "app.py"  # the file declaring @hydra.main
-        return compute_search_path_dir(str(app_file), None, self.config_path)
+        return primary_config_dir(app_file, self.config_path)
 
     def folders(self) -> list:
         """The folders to list options from: the primary one, then --config-dir's."""
@@ -53,30 +53,15 @@ DLRUN_CONFIGS = ConfigSource()
 @contextmanager
 def hydra_for(source: ConfigSource):
     """Hydra set up as the `dlrun` app sets it up, for the time of the block."""
-    from hydra import version
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path
-    from hydra.core.config_search_path import SearchPathQuery
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
-
+    from dlrun.base.hydra_private import app_hydra
     from dlrun.config.sweep_name import register_sweep_name
 
     register_sweep_name()  # conf/config.yaml's hydra.sweep.dir uses ${dlrun.config.sweep_name:...}
     problems = source.problems()
     if problems:
         raise ConfigError(problems)
-    backup = get_gh_backup()
-    version.setbase("1.3")
-    search_path = create_config_search_path(source.primary())
-    if source.extra_dir:
-        search_path.prepend(provider="command-line", path=f"file://{Path(source.extra_dir).absolute()}",
-                            anchor=SearchPathQuery(provider="schema"))
-    try:
-        Hydra.create_main_hydra2(task_name="app", config_search_path=search_path)
-        yield GlobalHydra.instance().hydra
-    finally:
-        restore_gh_from_backup(backup)
+    with app_hydra(source.primary(), source.extra_dir) as hydra:
+        yield hydra
 
 
 def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSource = DLRUN_CONFIGS,
@@ -169,18 +154,18 @@ def _value_of(key: str, overrides) -> str:
 
 def _defaults_list_problem(text: str, overrides):
     """Overrides of Hydra's defaults list and +/~ prefixes used the wrong way round."""
-    unlisted = re.search(r"Could not override '([^']+)'\. No match in the defaults list", text)
+    unlisted = error_says("not_in_defaults", text)
     if unlisted:
         key = unlisted.group(1)
         return f"{key}={_value_of(key, overrides)}: {key} is not in the defaults list; add it with +{key}=..."
-    taken = re.search(r"Could not append to config\. An item is already at '([^']+)'", text)
+    taken = error_says("already_there", text)
     if taken:
         key = taken.group(1)
         return f"+{key}={_value_of(key, overrides)}: {key} is already set; drop the + ({key}=...)"
-    absent = re.search(r"Could not delete from config\. '([^']+)' does not exist", text)
+    absent = error_says("nothing_to_delete", text)
     if absent:
         return f"~{absent.group(1)}: no such key to delete"
-    twice = re.search(r"(\S+) appears more than once in the final defaults list", text)
+    twice = error_says("chosen_twice", text)
     if twice:
         group = twice.group(1)
         return f"+{group}={_value_of(group, overrides)}: {group} is already chosen; drop the + ({group}=...)"
@@ -188,23 +173,23 @@ def _defaults_list_problem(text: str, overrides):
 
 
 def _missing_config(text: str, source: ConfigSource):
-    primary = re.search(r"Cannot find primary config '([^']+)'", text)
+    primary = error_says("no_primary_config", text)
     if primary:
         return (f"--config-name={primary.group(1)}: no such config in "
                 f"{', '.join(str(folder) for folder in source.folders())}")
-    if "Primary config directory not found" in text:
+    if error_says("no_primary_folder", text):
         return f"--config-path={source.config_path}: no such folder"
     return None
 
 
 def explain_composition_error(error, overrides, source: ConfigSource = DLRUN_CONFIGS, multirun: bool = False) -> str:
     text = str(error)
-    missing_option = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    missing_option = error_says("no_such_option", text)
     if missing_option:
         group, option = missing_option.groups()
-        available = re.findall(r"^\t(\S+)$", text, flags=re.M)
+        available = options_listed(text)
         return f"{group}={option}: no such {group} option; available: {', '.join(available)}"
-    not_in_struct = re.search(r"Could not override '([^']+)'\.\s*To append", text)
+    not_in_struct = error_says("not_in_struct", text)
     if not_in_struct:
         key = not_in_struct.group(1)
         value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key), "?")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 import warnings
 
-from dlrun.sweeps.workers import (INTERRUPTED, STATUS_ATTR, SURPLUS, WORKER_ATTR, close, reap,
-                                  storage_of)
+from dlrun.base.optuna_private import storage_of, trial_id
+from dlrun.sweeps.workers import INTERRUPTED, STATUS_ATTR, SURPLUS, WORKER_ATTR, close, reap
 
 SETTLE_POLL_S = 0.05
 
@@ -89,7 +89,7 @@ class Claims:
         storage, distributions = storage_of(self.study), self.space.distributions()
         for name, value in params.items():
             distribution = distributions[name]
-            storage.set_trial_param(frozen._trial_id, name, distribution.to_internal_repr(value), distribution)
+            storage.set_trial_param(trial_id(frozen), name, distribution.to_internal_repr(value), distribution)
 
     def next(self):
         """Ask, settle the claims below, then take a place (stamp the trial with this worker) or
@@ -98,18 +98,18 @@ class Claims:
             with warnings.catch_warnings():  # Optuna's heartbeat "is supposed to be used with Study.optimize"
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 asked = self.study.ask(None if self.grid else self.space.distributions())
-            self.presence.hold(self.study, asked._trial_id)
+            self.presence.hold(self.study, trial_id(asked))
             placed = [frozen for frozen in _settled_below(self.study, asked.number, self.presence)
                       if holds_place(frozen)]
-            frozen = storage_of(self.study).get_trial(asked._trial_id)
+            frozen = storage_of(self.study).get_trial(trial_id(asked))
             params = self._params_for(frozen, placed)
             if params is None:
-                self.presence.drop(asked._trial_id)
+                self.presence.drop(trial_id(asked))
                 close(self.study, frozen, SURPLUS)
                 continue
             if self.grid:
                 self._set_params(frozen, params)
-            storage_of(self.study).set_trial_user_attr(frozen._trial_id, WORKER_ATTR, self.worker)
-            return storage_of(self.study).get_trial(asked._trial_id)
+            storage_of(self.study).set_trial_user_attr(trial_id(frozen), WORKER_ATTR, self.worker)
+            return storage_of(self.study).get_trial(trial_id(asked))
         return None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.loop import Worker, counted_trials
+from dlrun.sweeps.reconcile import reconcile, settle_from_folder
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings
 from dlrun.sweeps.space import parse_space
@@ -110,10 +111,11 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
 
 
 def _run_worker(study, request, planned, launch, presence, worker: str, summarize, launch_batch=None) -> None:
-    _announce(request, planned, study, worker, reap(study, presence))
+    reconciled = reconcile(study, request.sweep_dir)  # the folders' truth first: a finished trial is told, not rerun
+    _announce(request, planned, study, worker, len(reconciled.closed) + reap(study, presence))
     loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
                   on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False),
-                  launch_batch=launch_batch)
+                  launch_batch=launch_batch, settle=lambda frozen: settle_from_folder(study, frozen, request.sweep_dir))
     try:
         loop.run(planned.plan.n_jobs)
     except KeyboardInterrupt:  # a signal stopped this worker: its running trials end interrupted

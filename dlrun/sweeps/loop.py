@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from dlrun.training.summary import read_summary
 from dlrun.sweeps.claims import Claims, counted_trials  # noqa: F401  (counted_trials: the driver's)
-from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry, storage_of
+from dlrun.base.optuna_private import storage_of, trial_id
+from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -72,7 +73,7 @@ def outcome_from_run(run_dir, value=None, exception=None) -> Outcome:
                    reached=(summary.get("objective") or {}).get("value"))
 
 
-def _tell(study, frozen, outcome: Outcome, overrides: list) -> bool:
+def tell_outcome(study, frozen, outcome: Outcome, overrides: list) -> bool:
     """Record how the trial ended; False when another worker closed it first (this worker
     looked dead to it): the run's own folder still has its result."""
     from optuna.exceptions import UpdateFinishedTrialError
@@ -83,13 +84,13 @@ def _tell(study, frozen, outcome: Outcome, overrides: list) -> bool:
     try:
         for key, value in attributes.items():
             if value is not None:
-                storage_of(study).set_trial_user_attr(frozen._trial_id, key, value)
+                storage_of(study).set_trial_user_attr(trial_id(frozen), key, value)
         if outcome.status == "completed":
             study.tell(frozen.number, outcome.value)
         else:
             study.tell(frozen.number, state=TrialState.PRUNED if outcome.status == "pruned" else TrialState.FAIL)
     except (UpdateFinishedTrialError, ValueError, RuntimeError) as error:
-        if storage_of(study).get_trial(frozen._trial_id).state.is_finished():
+        if storage_of(study).get_trial(trial_id(frozen)).state.is_finished():
             log.warning("trial %d was closed by another worker before it ended here (%s)", frozen.number, error)
             return False
         raise
@@ -111,9 +112,10 @@ class Worker:
     """One worker's slots over a shared study."""
 
     def __init__(self, study, space, plan, launch, objective: str, presence, worker: str, on_told=None,
-                 launch_batch=None):
+                 launch_batch=None, settle=None):
         self.study, self.space, self.plan, self.launch, self.objective = study, space, plan, launch, objective
         self.launch_batch = launch_batch
+        self.settle = settle  # a dead worker's trial -> told what its folder recorded (reap's hook)
         self.planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
         if plan.grid:
             self.planned = min(self.planned, len(space.grid()))
@@ -130,7 +132,7 @@ class Worker:
         with self.lock:
             if self.stop.is_set():
                 return claimed
-            reap(self.study, self.presence)
+            reap(self.study, self.presence, self.settle)
             while len(claimed) < wanted:
                 frozen = self.claims.next()
                 if frozen is None:
@@ -163,8 +165,8 @@ class Worker:
             ended = self._launch(claimed, index)
             with self.lock:
                 for frozen, overrides, outcome in ended:
-                    self.presence.drop(frozen._trial_id)
-                    _tell(self.study, frozen, outcome, overrides)
+                    self.presence.drop(trial_id(frozen))
+                    tell_outcome(self.study, frozen, outcome, overrides)
                     self.ran += 1
                     self._log(frozen, outcome, overrides)
                 self.on_told()

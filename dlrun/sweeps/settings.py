@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from dlrun.base.errors import BadInput
 from dlrun.recipe.metrics import direction as metric_direction
 from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
-from dlrun.sweeps.storage import url_problem, without_password
+from dlrun.base.secrets import masked, revealed
+from dlrun.sweeps.storage import url_problem
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -102,7 +103,7 @@ def _problems(raw: dict) -> list:
 
 
 def _shown(key: str, value) -> str:
-    return repr(without_password(value)) if key == "storage" and isinstance(value, str) and "://" in value else repr(value)
+    return repr(masked(value)) if key == "storage" and isinstance(value, str) and "://" in value else repr(value)
 
 
 def _expected(allowed: str) -> str:
@@ -145,7 +146,7 @@ def read_settings(raw: dict, objective: str, launcher: dict, warn: bool = True) 
         sampler_knobs=dict((raw.get("samplers") or {}).get(raw["sampler"]) or {}),
         pruner_knobs=dict((raw.get("pruners") or {}).get(raw["pruner"]) or {}),
         params={str(key): str(value) for key, value in (raw.get("params") or {}).items()},
-        storage=raw.get("storage"),
+        storage=revealed(raw.get("storage")),  # the command line's URL, password and all (dlrun.base.secrets)
         study_name=raw.get("study_name"),
         population=population,
     )

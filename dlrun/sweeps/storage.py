@@ -13,6 +13,7 @@ glue onto it and make the whole file unreadable.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from dlrun.base import atomic
 from dlrun.base.errors import BadInput
+from dlrun.base.secrets import masked
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S
 
 log = logging.getLogger("dlrun.sweep")
@@ -129,17 +131,23 @@ def _rdb(url: str):
     from optuna.exceptions import ExperimentalWarning
     from optuna.storages import RDBStorage
 
+    from dlrun.sweeps.workers import retry_stale
+
+    # fail_stale_trials calls it for each trial it closes; Optuna 4.9 renamed failed_trial_callback
+    callback = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
+                in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
+    settings = {"heartbeat_interval": int(HEARTBEAT_S), "grace_period": int(STALE_AFTER_S), callback: retry_stale}
     for attempt in range(5):
         try:
             with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
                 warnings.simplefilter("ignore", ExperimentalWarning)
-                return RDBStorage(url, heartbeat_interval=int(HEARTBEAT_S), grace_period=int(STALE_AFTER_S))
+                return RDBStorage(url, **settings)
         except sqlalchemy.exc.IntegrityError:
             time.sleep(0.2 * (attempt + 1))
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ArgumentError) as error:
-            raise StorageError(f"hydra.sweeper.storage={without_password(url)}: cannot open it: "
+            raise StorageError(f"hydra.sweeper.storage={masked(url)}: cannot open it: "
                                f"{str(error.orig if hasattr(error, 'orig') else error).strip().splitlines()[0]}") from None
-    return RDBStorage(url, heartbeat_interval=int(HEARTBEAT_S), grace_period=int(STALE_AFTER_S))
+    return RDBStorage(url, **settings)
 
 
 def open_storage(location: Location, writing: bool = False):

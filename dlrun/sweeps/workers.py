@@ -16,9 +16,11 @@ import logging
 import socket
 import threading
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 
+from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S, Heartbeat, Owner, live_owner
 
 log = logging.getLogger("dlrun.sweep")
@@ -38,15 +40,11 @@ def this_worker() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _gone_from_this_host(worker: str) -> bool:
+def gone_from_this_host(worker: str) -> bool:
     """A worker of this host whose process no longer exists (an Owner with a fresh heartbeat
     is judged on its pid alone)."""
     host, _, pid = worker.rpartition("-")
     return pid.isdigit() and not Owner(int(pid), host, 0.0, time.time()).is_alive()
-
-
-def storage_of(study):
-    return study._storage  # Optuna keeps it private; the id-level calls below need it
 
 
 class FolderPresence:
@@ -68,10 +66,10 @@ class FolderPresence:
             except OSError:
                 pass
 
-    def hold(self, study, trial_id: int) -> None:
+    def hold(self, study, held: int) -> None:
         pass
 
-    def drop(self, trial_id: int) -> None:
+    def drop(self, held: int) -> None:
         pass
 
     def dead(self, study, running: list) -> list:
@@ -81,11 +79,13 @@ class FolderPresence:
 
 class StoragePresence:
     """Workers on a database: Optuna's heartbeat for every trial this worker runs, recorded
-    by one thread; a trial whose heartbeat is older than Optuna's grace period is dead."""
+    by one thread; a trial whose heartbeat is older than Optuna's grace period is dead: Optuna's
+    own optuna.storages.fail_stale_trials closes it, and the storage's failed-trial callback
+    (retry_stale: its heartbeat_stale_trial_callback, set in dlrun.sweeps.storage) queues its point again."""
 
     def __init__(self, worker: str):
         self.worker = worker
-        self._held, self._storage = set(), None
+        self._held, self._held_storage = set(), None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="dlrun-trial-heartbeat", daemon=True)
 
@@ -97,24 +97,31 @@ class StoragePresence:
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
-            for trial_id in list(self._held):
+            for held in list(self._held):
                 try:
-                    self._storage.record_heartbeat(trial_id)
+                    self._held_storage.record_heartbeat(held)
                 except Exception as error:  # a lost connection: the next beat tries again
-                    log.debug("heartbeat of trial id %d failed: %s", trial_id, error)
+                    log.debug("heartbeat of trial id %d failed: %s", held, error)
 
-    def hold(self, study, trial_id: int) -> None:
-        self._storage = storage_of(study)
-        self._storage.record_heartbeat(trial_id)
-        self._held.add(trial_id)
+    def hold(self, study, held: int) -> None:
+        self._held_storage = storage_of(study)
+        self._held_storage.record_heartbeat(held)
+        self._held.add(held)
 
-    def drop(self, trial_id: int) -> None:
-        self._held.discard(trial_id)
+    def drop(self, held: int) -> None:
+        self._held.discard(held)
 
     def dead(self, study, running: list) -> list:
-        stale = set(storage_of(study)._get_stale_trial_ids(study._study_id))  # what fail_stale_trials reads
+        """Trials of workers of this host whose process is gone (at once, before their heartbeat
+        is stale); stale ones elsewhere are closed by Optuna's fail_stale_trials on the way."""
+        from optuna.exceptions import ExperimentalWarning
+        from optuna.storages import fail_stale_trials
+
+        with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            fail_stale_trials(study)
         return [frozen for frozen in running if WORKER_ATTR in frozen.user_attrs
-                and (frozen._trial_id in stale or _gone_from_this_host(frozen.user_attrs[WORKER_ATTR]))]
+                and gone_from_this_host(frozen.user_attrs[WORKER_ATTR])]
 
 
 def presence_for(location, worker: str):
@@ -137,10 +144,10 @@ def close(study, frozen, status: str, error: str | None = None) -> bool:
 
     storage = storage_of(study)
     try:
-        storage.set_trial_user_attr(frozen._trial_id, STATUS_ATTR, status)
+        storage.set_trial_user_attr(trial_id(frozen), STATUS_ATTR, status)
         if error:
-            storage.set_trial_user_attr(frozen._trial_id, "error", error)
-        return storage.set_trial_state_values(frozen._trial_id, TrialState.FAIL)
+            storage.set_trial_user_attr(trial_id(frozen), "error", error)
+        return storage.set_trial_state_values(trial_id(frozen), TrialState.FAIL)
     except UpdateFinishedTrialError:
         return False
 
@@ -154,14 +161,26 @@ def retry(study, frozen) -> None:
     log.info("trial %d's point queued again (its run was interrupted)", frozen.number)
 
 
-def reap(study, presence) -> int:
-    """Close the trials of dead workers as interrupted and queue their points again; how many."""
+def retry_stale(study, frozen) -> None:
+    """Optuna's failed-trial callback for a trial fail_stale_trials closed (its heartbeat stopped):
+    its point queued again, as a trial closed by reap."""
+    log.warning("trial %d: its worker %s stopped (no heartbeat): marked interrupted", frozen.number,
+                frozen.user_attrs.get(WORKER_ATTR, "an unknown worker"))
+    retry(study, frozen)
+
+
+def reap(study, presence, settle=None) -> int:
+    """Close the trials of dead workers as interrupted and queue their points again; how many.
+    `settle(frozen)`: tells a dead worker's trial what its folder recorded instead, when it has
+    one to tell (dlrun.sweeps.reconcile.settle_from_folder: a finished run is not run again)."""
     from optuna.trial import TrialState
 
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     dead = presence.dead(study, running) + [frozen for frozen in running if _unclaimed_and_old(frozen)]
     closed = 0
     for frozen in dead:
+        if settle is not None and settle(frozen):
+            continue
         worker = frozen.user_attrs.get(WORKER_ATTR, "an unknown worker")
         if close(study, frozen, INTERRUPTED, f"its worker {worker} stopped (no heartbeat)"):
             log.warning("trial %d: its worker %s stopped without a word: marked interrupted", frozen.number, worker)

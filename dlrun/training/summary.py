@@ -88,3 +88,19 @@ def read_summary(run_dir) -> dict:
         summary["error"] = (f"{who} stopped without a word (killed, or its node was lost); "
                             f"`dlrun resume {run_dir}` continues from the last checkpoint")
     return summary
+
+
+def settle_abandoned(run_dir, status: str = "interrupted") -> dict | None:
+    """A `running` summary whose owner is gone (kill -9, a lost node), written down as `status`
+    with the reason read_summary gives: a sweep's folders must not say `running` forever
+    (dlrun.sweeps.reconcile). The summary as now written; None when the run lives or ended."""
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):  # no summary yet, or one being replaced: nothing to settle
+        return None
+    if stored.get("status") != "running" or live_owner(run_dir) is not None:
+        return None
+    stored.update(status=status, error=read_summary(run_dir)["error"])
+    atomic.write_text(path, json.dumps(_clean(stored), indent=2, sort_keys=False))
+    return read_summary(run_dir)

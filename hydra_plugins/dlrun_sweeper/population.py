@@ -31,10 +31,10 @@ class PopulationLauncher(Launcher):
         self.alone = None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+        from dlrun.base.hydra_private import basic_launcher
 
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
-        self.alone = BasicLauncher()
+        self.alone = basic_launcher()()
         self.alone.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def _job_config(self, number: int, overrides, composed=None):
@@ -55,9 +55,11 @@ class PopulationLauncher(Launcher):
         return Path(str(returned.hydra_cfg.hydra.runtime.output_dir))
 
     def _alone(self, number: int, overrides) -> tuple:
+        from dlrun.base.hydra_private import job_exception
+
         (returned,) = self.alone.launch([list(overrides)], initial_job_idx=number)
         run_dir = Path(str(returned.hydra_cfg.hydra.runtime.output_dir))
-        return number, run_dir, None if returned.status == JobStatus.COMPLETED else returned._return_value
+        return number, run_dir, None if returned.status == JobStatus.COMPLETED else job_exception(returned)
 
     def launch_members(self, trials: list, study_name: str | None = None) -> list:
         """[(trial number, overrides[, its config as the sweeper composed it])] -> [(trial number,

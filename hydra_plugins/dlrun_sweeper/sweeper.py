@@ -7,17 +7,16 @@ dlrun.sweeps'. Settings: conf/hydra/sweeper/dlrun.yaml."""
 from __future__ import annotations
 
 import difflib
-import re
 import threading
 from pathlib import Path
 from typing import Any, List
 
-from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.plugins import Plugins
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 
 from dlrun.base.errors import ConfigError, exiting_on_bad_input
+from dlrun.base.hydra_private import basic_launcher, error_says, job_exception
 from dlrun.config.overrides import hydra_quoted
 
 
@@ -93,7 +92,7 @@ class DlrunSweeper(Sweeper):
         except ConfigError as error:
             return None, "config error: " + "; ".join(error.problems)
         except (HydraException, OmegaConfBaseException) as error:
-            unknown = re.search(r"Could not override '([^']+)'", str(error))
+            unknown = error_says("unknown_key", str(error))
             if unknown:  # explain_composition_error would compose again: not possible inside Hydra's app
                 return None, "config error: " + self._unknown_key(unknown.group(1), overrides)
             return None, "config error: " + explain_composition_error(error, list(overrides))
@@ -128,7 +127,7 @@ class DlrunSweeper(Sweeper):
 
         from dlrun.sweeps.loop import Outcome, outcome_from_run
 
-        in_process = type(self.launcher) is BasicLauncher
+        in_process = type(self.launcher) is basic_launcher()
         config, problem = self._trial_config(overrides, with_hydra=in_process)
         if problem:
             return Outcome("failed", error=problem)
@@ -145,7 +144,7 @@ class DlrunSweeper(Sweeper):
         if returned.status == JobStatus.COMPLETED:
             return outcome_from_run(run_dir, value=returned.return_value)
         # a failed job holds its exception; how the run ended (pruned, diverged, failed) is in its summary
-        return outcome_from_run(run_dir, exception=returned._return_value)
+        return outcome_from_run(run_dir, exception=job_exception(returned))
 
     def _run_composed(self, number: int, config, env: dict):
         """What Hydra's basic launcher does with a one-job batch, for the config this sweeper

@@ -44,9 +44,13 @@ def summary_main(args) -> int:
     if args and _run_folder_summary(args[0]):
         return 0
     from dlrun.report.sweep_table import summarize
+    from dlrun.sweeps.reconcile import reconcile
+    from dlrun.sweeps.study import load
 
     folder, _ = _sweep_folder(args, SUMMARY_USAGE)
-    summarize(folder)
+    study = load(folder)
+    reconcile(study, folder)  # as a sweep start does: the table shows what the trial folders say
+    summarize(folder, study)
     return 0
 
 

@@ -37,9 +37,10 @@ def _with_usage(args) -> list:
 
 
 def _run_app(args) -> int:
+    from dlrun.base.secrets import hide_in_arguments
     from dlrun.cli.app import hydra_main
 
-    sys.argv = ["dlrun", *args]
+    sys.argv = ["dlrun", *hide_in_arguments(args)]  # Hydra writes the command line into its files
     try:
         hydra_main()
     except KeyboardInterrupt as stop:  # a signal stopped a sweep: its trial saved its checkpoint; no traceback
