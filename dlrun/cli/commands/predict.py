@@ -36,5 +36,5 @@ def main(args) -> int:
     rows = model.predict(inputs)
     label = which if which in ("best", "last") else Path(which).stem
     path = write_rows(rows, Path(out) if out else run_dir / f"predict_{label}_{inputs.stem}.csv")
-    print(f"{len(rows)} predictions from {model.checkpoint.name}: {path}")
+    print(f"{len(rows)} prediction{'' if len(rows) == 1 else 's'} from {model.checkpoint.name}: {path}")
     return 0
