@@ -151,12 +151,14 @@ def test_a_checkpoint_without_an_input_transform_is_refused_in_one_line(digits_r
 
 
 @pytest.mark.slow
-def test_predict_on_a_text_run_encodes_new_text_with_the_saved_vocabulary(tmp_path):
+@pytest.mark.parametrize("model", ["gru", "transformer"])  # a transformer's mask is as long as its window
+def test_predict_on_a_text_run_encodes_new_text_with_the_saved_vocabulary(tmp_path, model):
     corpus = write_text(tmp_path / "corpus.txt")
     vocabulary = sorted(set(corpus.read_text()))
-    run_dir = _train(tmp_path, "text", "data=text", f"data.path={corpus}", "data.seq_len=12", "model=gru")
+    window = 12
+    run_dir = _train(tmp_path, "text", "data=text", f"data.path={corpus}", f"data.seq_len={window}", f"model={model}")
     corpus.unlink()  # the checkpoint alone encodes new text
-    prompts = ["the lazy do", "quick brown fox jumps over t"]  # the second is longer than a window
+    prompts = ["the lazy do", "quick brown fox jumps over t"]  # shorter and longer than a window
     (tmp_path / "prompts.txt").write_text("\n".join(prompts) + "\n")
     result = run_cli(["predict", str(run_dir), "prompts.txt", f"out={tmp_path / 'next.csv'}"], cwd=tmp_path)
     assert result.returncode == 0, result.output
@@ -165,9 +167,10 @@ def test_predict_on_a_text_run_encodes_new_text_with_the_saved_vocabulary(tmp_pa
     assert list(rows[0])[2:] == [f"p[{c}]" for c in vocabulary]
     task = __import__("dlrun").load(run_dir).task
     for prompt, row in zip(prompts, rows):
-        ids = torch.tensor([[vocabulary.index(c) for c in prompt[-12:]]])  # the corpus's own encoding
+        ids = [vocabulary.index(c) for c in prompt[-window:]]  # the corpus's own encoding
+        padded = torch.tensor([ids + [len(vocabulary) - 1] * (window - len(ids))])  # any padding after the text
         with torch.no_grad():
-            expected = task(ids)[0, -1].softmax(-1)
+            expected = task(padded)[0, len(ids) - 1].softmax(-1)
         assert [float(row[f"p[{c}]"]) for c in vocabulary] == pytest.approx(expected.tolist(), abs=1e-6)
         assert row["prediction"] == vocabulary[int(expected.argmax())]
         assert sum(float(row[f"p[{c}]"]) for c in vocabulary) == pytest.approx(1.0, abs=1e-5)

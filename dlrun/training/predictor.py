@@ -77,8 +77,21 @@ class TrainedModel:
                                 lambda label: f"p_{label}")
 
     def _next_characters(self, lines: list, encoded: list) -> list:
-        window = self.spec.input_shape[0]  # the model trained on windows this long: the last ones are read
-        last = [self._outputs(ids[-window:][None])[0, -1].softmax(-1).tolist() for ids in encoded]  # (V,) each
+        """The next character after each text: its last window of characters, right-padded to
+        the window the model trained on (a transformer's mask is that long); a causal model's
+        output at the text's last position never sees the padding after it."""
+        import numpy as np
+
+        window = self.spec.input_shape[0]
+        last = []
+        for start in range(0, len(encoded), BATCH):
+            chunk = [ids[-window:] for ids in encoded[start:start + BATCH]]
+            batch = np.zeros((len(chunk), window), dtype=np.int64)  # (N, T)
+            for row, ids in enumerate(chunk):
+                batch[row, :len(ids)] = ids
+            outputs = self._outputs(batch)  # (N, T, V)
+            ends = [len(ids) - 1 for ids in chunk]
+            last += outputs[range(len(chunk)), ends].softmax(-1).tolist()  # (N, V)
         rows = self._class_rows(last, self.transform.characters, lambda c: f"p[{json.dumps(c)[1:-1]}]")
         return [{"input": line, **row} for line, row in zip(lines, rows)]
 
