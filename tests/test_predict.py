@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import TINY, heavy_imports_after, read_json, run_cli
-from zoo_fixtures import write_table, write_text
+from zoo_fixtures import class_images, write_idx, write_table, write_text
 
 from dlrun.base.errors import BadInput
 from dlrun.data.datasets import load_splits
@@ -28,7 +29,7 @@ def _rows(path) -> list:
         return list(csv.DictReader(handle))
 
 
-def _train(tmp_path, name: str, *overrides) -> "Path":  # noqa: F821
+def _train(tmp_path, name: str, *overrides) -> Path:
     run_dir = tmp_path / name
     result = run_cli([*TINY, *overrides, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     assert result.returncode == 0, result.output
@@ -54,6 +55,20 @@ def test_a_transform_survives_its_plain_dict_and_scales_as_the_loader_did():
     _, _, test = split_indices(len(raw), 0.15, 0.15, seed=0)
     prepared = model_inputs(raw[test.numpy()], DIGITS, saved)
     assert np.array_equal(prepared, splits.test[0].numpy())  # bit for bit the split the model was tested on
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_published_images_in_raw_pixels_are_normalised_as_the_loader_did(tmp_path, in_memory):
+    from dlrun.config.compose import compose
+
+    write_idx(tmp_path, n_train=40, n_test=20)
+    cfg_data = compose(["data=mnist", f"data.root={tmp_path}", f"data.in_memory={str(in_memory).lower()}"]).data
+    splits = load_splits(cfg_data, seed=0)
+    raw, _ = class_images(20, 1, 28, seed=len("test"))  # uint8 0..255, what write_idx wrote for the test split
+    spec = DataSpec("image", "classification", (1, 28, 28), num_classes=10)
+    prepared = model_inputs(raw, spec, InputTransform.from_dict(splits.transform.to_dict()))
+    loaded = torch.stack([splits.test[i][0] for i in range(20)]) if not in_memory else splits.test[0]
+    assert np.allclose(prepared, loaded.numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("array, message", [
@@ -115,9 +130,6 @@ def test_predict_on_raw_digits_reproduces_the_test_accuracy_and_the_model(digits
     splits = load_splits(config["data"], config["seed"])
     with torch.no_grad():
         assert model.task(splits.test[0][: len(rows)]).argmax(-1).tolist() == labels.tolist()
-
-
-TEST_BATCHES = 2  # TINY's trainer.limit_test_batches
 
 
 @pytest.mark.slow
