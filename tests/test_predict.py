@@ -29,6 +29,9 @@ def _rows(path) -> list:
         return list(csv.DictReader(handle))
 
 
+TEST_BATCHES = 2  # TINY's trainer.limit_test_batches
+
+
 def _train(tmp_path, name: str, *overrides) -> Path:
     run_dir = tmp_path / name
     result = run_cli([*TINY, *overrides, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
