@@ -16,6 +16,18 @@ def run(overrides=None, run_dir=None):
     return _run(overrides, run_dir=run_dir)
 
 
+def load(run_dir, ckpt="best"):
+    """A run's trained model from its checkpoint (best, last or a path), ready for new inputs:
+
+        dlrun.load("RUN_DIR").predict("new.npy")   # rows: prediction and per-class probabilities
+
+    predict() takes what `dlrun predict` takes (a .npy/.npz/.csv/.txt path, an array of raw
+    values, or a list of strings for a text run) and returns the rows of its CSV."""
+    from dlrun.training.predictor import TrainedModel
+
+    return TrainedModel(run_dir, ckpt)
+
+
 def __getattr__(name):
     # `dlrun.TaskModule` imports lightning on first use only: `import dlrun` stays cheap
     if name == "TaskModule":
@@ -25,4 +37,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'dlrun' has no attribute {name!r}")
 
 
-__all__ = ["run", "TaskModule", "__version__"]
+__all__ = ["run", "load", "TaskModule", "__version__"]

@@ -19,6 +19,7 @@ from dlrun.data.image_files import raw_idx, read_cifar, read_idx, read_idx_label
 from dlrun.data.datasets import data_problems, require_valid
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, split_indices, tensor_splits
+from dlrun.data.transform import affine
 
 _IDX_NAMES = tuple(f"{name}.gz" for pair in IDX_FILES.values() for name in pair)  # as published
 
@@ -81,6 +82,11 @@ def _normalised(images: np.ndarray, published: Published):
     return (pixels / 255.0 - mean) / std  # (N, C, H, W)
 
 
+def raw_to_model(published: Published):
+    """Pixels 0..255 as the model sees them: (raw / 255 - mean) / std per channel."""
+    return affine([255.0 * m for m in published.mean], [255.0 * s for s in published.std])
+
+
 def _download_if_asked(cfg_data, published: Published) -> None:
     from dlrun.data.download import fetch
 
@@ -112,9 +118,9 @@ def load(cfg_data, seed: int) -> Splits:
     if cfg_data["in_memory"]:
         test = (_normalised(test_images, published), torch.from_numpy(test_labels))
         return tensor_splits(spec, _normalised(train_images, published), torch.from_numpy(train_labels), cfg_data,
-                             seed, test=test)
+                             seed, test=test, transform=raw_to_model(published))
     dataset = ImageArrays(train_images, train_labels, published)
     train, val, _ = split_indices(len(dataset), cfg_data["val_fraction"], 0.0, seed)
     subset = torch.utils.data.Subset
     return Splits(spec, subset(dataset, train.tolist()), subset(dataset, val.tolist()),
-                  ImageArrays(test_images, test_labels, published))
+                  ImageArrays(test_images, test_labels, published), raw_to_model(published))

@@ -24,6 +24,13 @@ class DataModule(L.LightningDataModule):
             self.setup()
         return self.splits.spec
 
+    @property
+    def input_transform(self):
+        """How raw inputs become this data's model inputs (dlrun.data.transform.InputTransform)."""
+        if self.splits is None:
+            self.setup()
+        return self.splits.transform
+
     def setup(self, stage=None):
         if self.splits is None:
             self.splits = load_splits(self.cfg, self.seed)

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from dlrun.data.checks import split_problems, split_sizes
 from dlrun.data.spec import DataSpec
+from dlrun.data.transform import IDENTITY, InputTransform, affine
 from dlrun.base.errors import ConfigError
 
 
 @dataclass
 class Splits:
     """Each split is either a (inputs, targets) pair of tensors (served by indexing, the
-    fast path) or a torch Dataset (served by a DataLoader with workers)."""
+    fast path) or a torch Dataset (served by a DataLoader with workers). `transform`: how
+    the user's raw inputs became these (dlrun.data.transform; `dlrun predict` applies it)."""
 
     spec: DataSpec
     train: Any
     val: Any
     test: Any
+    transform: InputTransform = IDENTITY
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int):
@@ -31,7 +34,8 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int):
     return train, val, test
 
 
-def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int, test=None) -> Splits:
+def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int, test=None,
+                  transform: InputTransform = IDENTITY) -> Splits:
     """Split preloaded tensors by the config's val/test fractions. With an official `test`
     (inputs, targets) pair, that is the test split: only val is split off the rest, and
     data.test_fraction is not used."""
@@ -43,7 +47,7 @@ def tensor_splits(spec: DataSpec, inputs, targets, cfg_data, seed: int, test=Non
     train, val, held_out = split_indices(len(inputs), cfg_data["val_fraction"], test_fraction, seed)
     if test is None:
         test = (inputs[held_out], targets[held_out])
-    return Splits(spec, (inputs[train], targets[train]), (inputs[val], targets[val]), test)
+    return Splits(spec, (inputs[train], targets[train]), (inputs[val], targets[val]), test, transform)
 
 
 def standardized(splits: Splits) -> Splits:
@@ -56,4 +60,7 @@ def standardized(splits: Splits) -> Splits:
     def scale(pair):
         return (pair[0] - mean) / std, pair[1]
 
-    return Splits(splits.spec, scale(splits.train), scale(splits.val), scale(splits.test))
+    # the raw inputs' transform is this scaling (a table's column names and classes kept)
+    transform = replace(affine(mean.tolist(), std.tolist()), columns=splits.transform.columns,
+                        classes=splits.transform.classes)
+    return Splits(splits.spec, scale(splits.train), scale(splits.val), scale(splits.test), transform)

@@ -15,6 +15,7 @@ import torch
 from dlrun.data.datasets import require_valid
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, standardized, tensor_splits
+from dlrun.data.transform import IDENTITY
 from dlrun.base.errors import ConfigError
 
 
@@ -62,7 +63,7 @@ def _is_number(value) -> bool:
 
 
 def _targets(path: Path, cfg_data, values):
-    """(targets tensor, number of classes or None)."""
+    """(targets tensor, the classes' values in id order or None)."""
     if cfg_data["task"] == "regression":
         return torch.from_numpy(_numeric(path, cfg_data["target"], values)), None  # (N, target_dim)
     if values.ndim != 1:
@@ -70,7 +71,7 @@ def _targets(path: Path, cfg_data, values):
     if values.dtype.kind in "US" and all(_is_number(value) for value in values):
         values = values.astype(np.float64)  # CSV numbers: sort classes by value, not by text
     classes, labels = np.unique(values, return_inverse=True)
-    return torch.from_numpy(labels.astype(np.int64)), len(classes)
+    return torch.from_numpy(labels.astype(np.int64)), classes.tolist()
 
 
 def load(cfg_data, seed: int) -> Splits:
@@ -83,7 +84,9 @@ def load(cfg_data, seed: int) -> Splits:
     features = np.concatenate([_numeric(path, name, columns[name]) for name in names], axis=1)  # (N, F)
     targets, classes = _targets(path, cfg_data, columns[target])
     if cfg_data["task"] == "classification":
-        spec = DataSpec("vector", "classification", (features.shape[1],), num_classes=max(classes, 2))
+        spec = DataSpec("vector", "classification", (features.shape[1],), num_classes=max(len(classes), 2))
     else:
         spec = DataSpec("vector", "regression", (features.shape[1],), target_dim=targets.shape[1])
-    return standardized(tensor_splits(spec, torch.from_numpy(features), targets, cfg_data, seed))
+    # new rows are read by these column names, predictions named by these classes (dlrun predict)
+    transform = IDENTITY.with_labels(columns=names, classes=classes)
+    return standardized(tensor_splits(spec, torch.from_numpy(features), targets, cfg_data, seed, transform=transform))

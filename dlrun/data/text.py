@@ -13,6 +13,7 @@ import torch
 from dlrun.data.checks import read_utf8, text_length_problems
 from dlrun.data.spec import DataSpec
 from dlrun.data.splits import Splits, tensor_splits
+from dlrun.data.transform import characters as character_table
 from dlrun.base.errors import ConfigError
 
 
@@ -32,4 +33,6 @@ def load(cfg_data, seed: int) -> Splits:
     targets = ids[1 : windows * seq_len + 1].view(windows, seq_len)  # (W, T): the next character
     spec = DataSpec("tokens", "sequence", (seq_len,), num_classes=len(characters), vocab_size=len(characters),
                     causal=True)
-    return tensor_splits(spec, inputs, targets, cfg_data, seed)
+    # the id -> character table, kept with the checkpoint: new text is encoded without the corpus
+    table = [chr(code) for code in characters.tolist()]
+    return tensor_splits(spec, inputs, targets, cfg_data, seed, transform=character_table(table))

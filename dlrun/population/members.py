@@ -47,9 +47,10 @@ class Member:
     pruning: tuple | None = None  # (its optuna Trial, the pruner's name) in a sweep with a pruner
     rounds: int = 0  # validation rounds reported to the pruner
     rows: list = field(default_factory=list)  # metrics.csv's rows, once finished
+    transform: dict | None = None  # the data's InputTransform, kept in checkpoints as a single run's (dlrun predict)
 
     @classmethod
-    def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None) -> "Member":
+    def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None, transform=None) -> "Member":
         run_dir = Path(run_dir).resolve()
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         summary = new_summary(config["name"], run_dir, config, config["objective"])
@@ -59,7 +60,7 @@ class Member:
         guard = DivergenceGuard(run_dir, divergence["check_every_n_steps"],
                                 divergence["max_loss_ratio"] if divergence["enabled"] else None)
         return cls(index, config, run_dir, summary, MetricHistory(config["trainer"]["log_every_n_steps"]), guard,
-                   pruning=pruning)
+                   pruning=pruning, transform=transform)
 
     @property
     def alive(self) -> bool:
@@ -177,7 +178,8 @@ class Member:
 
         return {"epoch": epoch, "global_step": step, "pytorch-lightning_version": lightning.__version__,
                 "state_dict": {TASK_MODEL_PREFIX + name: tensor for name, tensor in weights.items()},
-                "hyper_parameters": {"config": self.config, "spec": self.summary["spec"]}}
+                "hyper_parameters": {"config": self.config, "spec": self.summary["spec"],
+                                     **({"transform": self.transform} if self.transform else {})}}
 
     def _write_checkpoints(self, network, step: int, epoch: int) -> tuple:
         """(best, last) paths: best as ModelCheckpoint would have chosen it, last the final weights

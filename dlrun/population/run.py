@@ -55,8 +55,9 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     spec = datamodule.spec
     networks = [member_network(cfg, spec) for cfg in configs]
     pruning = state["pruning"] or [None] * len(configs)
-    members.extend(Member.start(index, OmegaConf.to_container(cfg, resolve=True), run_dir, spec, pruning[index])
-                   for index, (cfg, run_dir) in enumerate(zip(configs, state["run_dirs"])))
+    transform = datamodule.input_transform.to_dict()
+    members.extend(Member.start(index, OmegaConf.to_container(cfg, resolve=True), run_dir, spec, pruning[index],
+                                transform) for index, (cfg, run_dir) in enumerate(zip(configs, state["run_dirs"])))
     module = PopulationModule(networks, spec, members)
     trainer = build_trainer(trainer_config(first), work_dir)
     state["module"], state["trainer"] = module, trainer

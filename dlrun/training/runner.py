@@ -38,7 +38,8 @@ def build_components(cfg: DictConfig, initialise: bool = True):
     model = build_model(cfg.model, spec)
     if initialise:
         model = apply_init(model, cfg.init)
-    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing, config=cfg)
+    task = TaskModule(model, spec, cfg.optim, cfg.schedule, label_smoothing=cfg.loss.label_smoothing, config=cfg,
+                      transform=datamodule.input_transform.to_dict())
     return datamodule, task
 
 

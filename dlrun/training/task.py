@@ -1,8 +1,9 @@
 """TaskModule: the one LightningModule. Loss and metrics follow spec.task; every stage
 goes through `_common_step`; the optimizer and schedule come from their factories.
 
-A run's TaskModule keeps its resolved config and DataSpec as hyperparameters, so a
-checkpoint rebuilds it alone, as Lightning users expect:
+A run's TaskModule keeps its resolved config, DataSpec and the data's input transform
+(dlrun.data.transform: raw inputs to model inputs) as hyperparameters, so a checkpoint
+rebuilds it alone, and `dlrun predict` reads new raw data with it, as Lightning users expect:
 
     task = dlrun.TaskModule.load_from_checkpoint("RUN_DIR/checkpoints/best.ckpt")
 """
@@ -48,10 +49,11 @@ def task_losses(task: str, outputs, targets, smoothing: float = 0.0, with_metric
 
 class TaskModule(L.LightningModule):
     def __init__(self, model=None, spec=None, cfg_optim=None, cfg_schedule=None, label_smoothing: float = 0.0,
-                 config=None):
-        """`config`: the run's resolved config, saved with `spec` as hyperparameters (plain
-        containers: a checkpoint loads with weights_only). Given only those two (as
-        load_from_checkpoint does), the rest is built from the config."""
+                 config=None, transform=None):
+        """`config`: the run's resolved config, saved with `spec` and `transform` (an
+        InputTransform's dict) as hyperparameters (plain containers: a checkpoint loads with
+        weights_only). Given only those (as load_from_checkpoint does), the rest is built
+        from the config."""
         super().__init__()
         if isinstance(spec, dict):  # from a checkpoint's hyperparameters
             spec = DataSpec(**{**spec, "input_shape": tuple(spec["input_shape"])})
@@ -59,7 +61,8 @@ class TaskModule(L.LightningModule):
             from omegaconf import OmegaConf
 
             config = config if isinstance(config, dict) else OmegaConf.to_container(config, resolve=True)
-            self.save_hyperparameters({"config": config, "spec": spec.to_dict()}, logger=False)
+            saved = {"config": config, "spec": spec.to_dict()}
+            self.save_hyperparameters(saved if transform is None else {**saved, "transform": transform}, logger=False)
             if model is None:
                 model = _rebuilt_model(config, spec)
                 cfg_optim, cfg_schedule = config["optim"], config["schedule"]
