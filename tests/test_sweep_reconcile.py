@@ -53,7 +53,8 @@ def journal_study(sweep_dir: Path):
     import optuna
 
     location = Location(sweep_dir)
-    return studies.create_or_continue(location, "minimize", optuna.samplers.RandomSampler(seed=0), None)
+    return studies.create_or_continue(location, "minimize", optuna.samplers.RandomSampler(seed=0), None,
+                                      "val/loss")
 
 
 def claimed_trial(study, worker: str, x: float):
