@@ -94,3 +94,42 @@ def test_the_duplicate_defaults_message_is_still_hydras():
     text = inspect.getsource(defaults_list.ensure_no_duplicates_in_list)
     assert "appears more than once in the final defaults list" in text
     assert private.error_says("chosen_twice", "optim appears more than once in the final defaults list").group(1) == "optim"
+
+
+def test_job_callbacks_are_made_from_the_configs_hydra_callbacks(tree, tmp_path):
+    """dlrun runs a checked config through run_job with Hydra's callbacks object: it must take
+    the composed config and call each configured callback's hooks."""
+    (tree / "config.yaml").write_text("defaults:\n  - db: a\n  - _self_\ntop: 1\nhydra:\n  callbacks:\n    seen:\n"
+                                      "      _target_: test_hydra_private.Recorder\n")
+    cfg = _compose(tree, [])
+    callbacks = private.job_callbacks(cfg)
+    callbacks.on_run_start(config=cfg, config_name="config")
+    callbacks.on_multirun_start(config=cfg, config_name="config")
+    assert Recorder.calls == ["on_run_start", "on_multirun_start"]
+
+
+class Recorder:
+    calls: list = []
+
+    def __init__(self):
+        Recorder.calls.clear()
+
+    def on_run_start(self, config, **kwargs):
+        Recorder.calls.append("on_run_start")
+
+    def on_multirun_start(self, config, **kwargs):
+        Recorder.calls.append("on_multirun_start")
+
+
+def test_reporting_errors_prints_a_compact_error_alone_and_exits_1(capsys):
+    from hydra.errors import CompactHydraException
+
+    assert private.reporting_errors(lambda: 7) == 7
+
+    def stop():
+        raise CompactHydraException("dlrun sweep: cannot start")
+
+    with pytest.raises(SystemExit) as ended:
+        private.reporting_errors(stop)
+    printed = capsys.readouterr().err
+    assert ended.value.code == 1 and printed.startswith("dlrun sweep: cannot start\n") and "Traceback" not in printed

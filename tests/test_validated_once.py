@@ -101,3 +101,39 @@ def test_a_population_validates_each_trial_once_as_single_trials_do(tmp_path):
     # before Hydra starts, the command line's precheck: the probe point (lr 0.01) and the other
     # choice (0.003); then the sweeper once per trial (2); no job or launcher again
     assert counts == {"basic": 4, "population": 4}, counts
+
+
+COMPOSE_PROBE = """
+import json, sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl  # Hydra's loader: every composition passes here
+calls, load = [], ConfigLoaderImpl._load_configuration_impl
+ConfigLoaderImpl._load_configuration_impl = lambda self, *a, **k: calls.append(1) or load(self, *a, **k)
+from dlrun.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit as end:
+    print(json.dumps({"code": end.code, "compositions": len(calls)}))
+"""
+
+
+def _compositions(args, cwd) -> dict:
+    done = subprocess.run([sys.executable, "-c", COMPOSE_PROBE, *args], cwd=cwd, capture_output=True, text=True,
+                          env=cli_env(), timeout=600)
+    return json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {"stderr": done.stderr[-2000:]}
+
+
+@pytest.mark.slow
+def test_a_run_composes_once_and_a_two_trial_sweep_three_times(tmp_path):
+    """The precheck's composition is the run's config (Hydra's app would compose it twice
+    more); a sweep composes its base once and each trial once."""
+    run_dir, sweep_dir, space_dir = tmp_path / "run", tmp_path / "sweep", tmp_path / "space"
+    assert _compositions([*SHORT, f"hydra.run.dir={run_dir}"], tmp_path) == {"code": 0, "compositions": 1}
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+    swept = _compositions(["-m", *SHORT, "optim.lr=0.01,0.003", f"hydra.sweep.dir={sweep_dir}"], tmp_path)
+    assert swept == {"code": 0, "compositions": 3}, swept
+    searched = _compositions(["-m", *SHORT, "optim.lr=tag(log, interval(1e-3, 1e-1))", "hydra.sweeper.n_trials=2",
+                              f"hydra.sweep.dir={space_dir}"], tmp_path)
+    assert searched == {"code": 0, "compositions": 3}, searched
+    for folder in (sweep_dir, space_dir):
+        statuses = [json.loads((folder / str(n) / "summary.json").read_text())["status"] for n in (0, 1)]
+        assert statuses == ["completed", "completed"]

@@ -62,6 +62,25 @@ def app_hydra(primary_dir: str, extra_dir: str | None = None):
         restore_gh_from_backup(backup)
 
 
+def job_callbacks(cfg):
+    """Hydra's callbacks of a composed config (hydra.callbacks), as its app makes them. Why:
+    dlrun runs a checked config through hydra.core.utils.run_job and a sweeper itself (its
+    app would compose the config twice more), and both take a HydraContext that holds these;
+    Hydra exports the class from hydra._internal only."""
+    from hydra._internal.callbacks import Callbacks
+
+    return Callbacks(cfg)
+
+
+def reporting_errors(function):
+    """`function()` with Hydra's own error report, as its app gives it: a compact error (a
+    sweep that cannot start) as its message alone, anything else as a traceback cut to the
+    job's frames; exit 1. Why: Hydra exports it from hydra._internal only."""
+    from hydra._internal.utils import run_and_report
+
+    return run_and_report(function)
+
+
 def basic_launcher():
     """Hydra's basic launcher class. Why: the sweeper runs a basic launcher's trial itself, in
     process, on the config it has just composed and checked (the launcher would compose it

@@ -48,9 +48,10 @@ def _checked_before(hydra_cfg) -> bool:
     return hydra_cfg.mode == RunMode.RUN or str(hydra_cfg.sweeper.get("_target_", "")).startswith(DLRUN_SWEEPER)
 
 
-@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def hydra_main(cfg):
-    """One job: returns the objective value for sweepers (None when the run did not complete)."""
+def job(cfg, checked_config=None):
+    """One Hydra job (a single run, or a sweep's trial): returns the objective value for
+    sweepers (None when the run did not complete). `checked_config`: the run's config as the
+    command line's precheck validated it (dlrun.cli.entry), used as it is."""
     from contextlib import nullcontext
 
     from dlrun.base.errors import exiting_on_bad_input
@@ -67,10 +68,20 @@ def hydra_main(cfg):
     # bad input found while training starts (a data file, a checkpoint): exit 2 for a single
     # run; a sweep's trial raises it for the sweeper to record
     with exiting_on_bad_input() if single else nullcontext():
-        config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
+        if checked_config is not None:
+            config = checked_config
+        else:
+            config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
         summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
     if single:
         if summary["status"] != "completed":
             sys.exit(1)
         return summary["objective"]["value"]
     return _end_of_sweep_job(summary)
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def hydra_main(cfg):
+    """Hydra's own app: what `dlrun` hands it (--cfg, --info, --help, and a job started by a
+    launcher from its pickled config runs `job` itself)."""
+    return job(cfg)

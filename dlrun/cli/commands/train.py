@@ -1,6 +1,9 @@
 """`dlrun [OVERRIDES...]` and `dlrun -m [OVERRIDES...]`: a run or a sweep. The command line
-is checked first (exit 2 on bad input, before any folder exists); a single run then claims
-and holds its own run folder; then argv goes to Hydra's app (dlrun.cli.app)."""
+is checked first (exit 2 on bad input, before any folder exists), composing its config once;
+a single run then claims and holds its own run folder and trains that config, a sweep hands
+it to its sweeper (dlrun.cli.entry). Hydra's flags that run nothing (--cfg, --help, --info)
+go to Hydra's app (dlrun.cli.app).
+"""
 
 from __future__ import annotations
 
@@ -14,18 +17,15 @@ HEADER = "dlrun: a config-driven deep-learning experiment runner.\n"
 
 
 def _claim_run_dir(args, checked):
-    """(args naming the run folder this process has claimed, that folder). Claimed before
-    Hydra starts: Hydra would write into a folder shared by every run started in the same
-    second. ConfigError when a folder named on purpose holds a run."""
+    """The run folder this process has claimed. Claimed before anything is written: a folder
+    from the default pattern may be taken by a run started in the same second (then NAME-2);
+    ConfigError when a folder named on purpose holds a run or anything else."""
     from omegaconf import OmegaConf
 
-    from dlrun.config.overrides import hydra_quoted
     from dlrun.training.run_dirs import claim
 
     named = any(arg.split("=")[0].lstrip("+") == RUN_DIR_KEY for arg in args)
-    run_dir = claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named)  # ${now:} resolved once, here
-    kept = [arg for arg in args if arg.split("=")[0].lstrip("+") != RUN_DIR_KEY]
-    return kept + [f"{RUN_DIR_KEY}={hydra_quoted(str(run_dir))}"], run_dir
+    return claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named)  # ${now:} resolved once, here
 
 
 def _with_usage(args) -> list:
@@ -37,39 +37,54 @@ def _with_usage(args) -> list:
 
 
 def _run_app(args) -> int:
-    from dlrun.base.secrets import hide_in_arguments
     from dlrun.cli.app import hydra_main
 
-    sys.argv = ["dlrun", *hide_in_arguments(args)]  # Hydra writes the command line into its files
-    try:
-        hydra_main()
-    except KeyboardInterrupt as stop:  # a signal stopped a sweep: its trial saved its checkpoint; no traceback
-        print(f"dlrun: {stop or 'stopped'}", file=sys.stderr)
-        return 130
+    sys.argv = ["dlrun", *args]
+    hydra_main()
     return 0
 
 
-def _owns_its_folder(checked) -> bool:
-    """A single training run started here: not a sweep, not --cfg/--help, not one of several
-    ranks started by SLURM or torchrun (they share one folder that every rank computes
-    alike; rank zero holds it once the run starts, in dlrun.training.session)."""
-    from dlrun.distributed.env import external_world_size
+def _stopped(stop: KeyboardInterrupt) -> int:
+    """A signal stopped a run or a sweep: its trial saved its checkpoint; no traceback."""
+    print(f"dlrun: {stop or 'stopped'}", file=sys.stderr)
+    return 130
 
-    line = checked.command_line
-    return not (line.multirun or line.hydra_only or line.show_cfg is not None or external_world_size() > 1)
+
+def _single_run(checked, args) -> int:
+    from dlrun.cli.entry import run_single
+    from dlrun.distributed.env import external_world_size
+    from dlrun.training.run_dirs import holding
+
+    if external_world_size() > 1:
+        # one of several ranks started by SLURM or torchrun: they share one folder that every
+        # rank computes alike; rank zero holds it once the run starts (dlrun.training.session)
+        run_single(checked, checked.config.hydra.run.dir)
+        return 0
+    run_dir = _claim_run_dir(args, checked)
+    with holding(run_dir):
+        run_single(checked, run_dir)
+    return 0
 
 
 @refusing_bad_input()
 def main(args) -> int:
+    from dlrun.base.hydra_private import reporting_errors
+    from dlrun.base.secrets import hide_in_arguments
     from dlrun.cli.precheck import check_command_line
 
+    args = hide_in_arguments(args)  # Hydra and dlrun write the command line into their files
     checked = check_command_line(args)
-    if checked.command_line.app_help:
+    line = checked.command_line
+    if line.app_help:
         return _run_app(_with_usage(args))
-    if not _owns_its_folder(checked):
+    if line.hydra_only or line.show_cfg is not None:
         return _run_app(args)
-    from dlrun.training.run_dirs import holding
+    try:
+        if line.multirun:
+            from dlrun.cli.entry import run_sweep
 
-    args, run_dir = _claim_run_dir(args, checked)
-    with holding(run_dir):
-        return _run_app(args)
+            reporting_errors(lambda: run_sweep(checked))
+            return 0
+        return reporting_errors(lambda: _single_run(checked, args))
+    except KeyboardInterrupt as stop:
+        return _stopped(stop)
