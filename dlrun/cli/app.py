@@ -57,6 +57,7 @@ def hydra_main(cfg):
     from dlrun.cli.api import run_hooks
     from dlrun.config.compose import without_hydra
     from dlrun.config.validate import validated
+    from dlrun.training.record import invocation_from_hydra
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
@@ -68,7 +69,8 @@ def hydra_main(cfg):
     # run; a sweep's trial raises it for the sweeper to record
     with exiting_on_bad_input() if single else nullcontext():
         config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
-        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
+        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks(),
+                                 invocation=invocation_from_hydra(hydra_cfg))
     if single:
         if summary["status"] != "completed":
             sys.exit(1)

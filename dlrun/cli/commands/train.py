@@ -60,15 +60,20 @@ def _owns_its_folder(checked) -> bool:
 
 @refusing_bad_input()
 def main(args) -> int:
+    return start(args)[0]
+
+
+def start(args) -> tuple:
+    """(exit status, the run folder this process claimed, or None: a sweep, --cfg, --help, a rank)."""
     from dlrun.cli.precheck import check_command_line
 
     checked = check_command_line(args)
     if checked.command_line.app_help:
-        return _run_app(_with_usage(args))
+        return _run_app(_with_usage(args)), None
     if not _owns_its_folder(checked):
-        return _run_app(args)
+        return _run_app(args), None
     from dlrun.training.run_dirs import holding
 
     args, run_dir = _claim_run_dir(args, checked)
     with holding(run_dir):
-        return _run_app(args)
+        return _run_app(args), run_dir
