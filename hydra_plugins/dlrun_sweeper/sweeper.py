@@ -53,12 +53,14 @@ class DlrunSweeper(Sweeper):
         from dlrun.sweeps.devices import DevicePlan, pins_devices
         from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
         from dlrun.sweeps.loop import SweepAborted
+        from dlrun.training.record import sources_from_hydra
 
         request = SweepRequest(
             settings=self.settings, arguments=list(arguments), sweep_dir=self.sweep_dir,
             objective=str(self.config.objective),
             launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
-            hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader)
+            hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader,
+            sources=sources_from_hydra(self.config.hydra).as_record())
         # bad input: stop before any trial, exit 2 as the CLI does (the search space's probe point was
         # composed and validated by the command line's precheck, dlrun.cli.precheck, before Hydra started)
         with exiting_on_bad_input("sweep"):
