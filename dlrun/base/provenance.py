@@ -61,13 +61,14 @@ def git_state(folder) -> GitState | None:
     root = _git(folder, "rev-parse", "--show-toplevel")
     if root is None:
         return None
-    commit = _git(folder, "rev-parse", "--verify", "-q", "HEAD")
-    branch = _git(folder, "symbolic-ref", "-q", "--short", "HEAD")
-    diff = (_git(folder, "diff", "HEAD", "--binary") or "") if commit else ""
-    listed = _git(folder, "ls-files", "-z", "--others", "--exclude-standard", "--directory", "--full-name") or ""
+    root = root.strip()  # the whole repository, whatever subfolder the run started in
+    commit = _git(root, "rev-parse", "--verify", "-q", "HEAD")
+    branch = _git(root, "symbolic-ref", "-q", "--short", "HEAD")
+    diff = (_git(root, "diff", "HEAD", "--binary") or "") if commit else ""
+    listed = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--directory") or ""
     untracked = [name for name in listed.split("\0") if name]
-    remote = _git(folder, "remote", "get-url", "origin")
-    return GitState(root.strip(), commit.strip() if commit else None, branch.strip() if branch else None,
+    remote = _git(root, "remote", "get-url", "origin")
+    return GitState(root, commit.strip() if commit else None, branch.strip() if branch else None,
                     bool(diff), diff, untracked[:MAX_UNTRACKED], masked(remote.strip()) if remote else None)
 
 

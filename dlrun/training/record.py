@@ -54,6 +54,10 @@ class ConfigSources:
         extra = [f"file://{folder}" for folder in self.config_dirs[1:]] + list(self.search_path)
         return words + ([f"hydra.searchpath=[{','.join(extra)}]"] if extra else [])
 
+    def searchpath_entries(self) -> list:
+        """Every extra config folder as a hydra.searchpath entry (--config-dir's included)."""
+        return [f"file://{folder}" for folder in self.config_dirs] + list(self.search_path)
+
     def as_record(self) -> dict:
         return {"cwd": self.cwd, "config_dirs": list(self.config_dirs), "search_path": list(self.search_path),
                 "config_path": self.config_path, "config_name": self.config_name}
@@ -102,6 +106,14 @@ def group_of(override: str) -> str:
 def single_run_overrides(overrides) -> list:
     """A trial's overrides as a single run's: without the groups that only shape a sweep."""
     return [override for override in overrides if group_of(override) not in SWEEP_ONLY_GROUPS]
+
+
+def overridden(recorded, given) -> list:
+    """The recorded overrides with the `given` ones on top: a key given again replaces its
+    recorded value (Hydra refuses a group chosen twice)."""
+    given = [str(override) for override in given]
+    keys = {group_of(override) for override in given}
+    return [override for override in recorded if group_of(override) not in keys] + given
 
 
 @dataclass(frozen=True)
@@ -201,7 +213,7 @@ def add_resume(run_dir, overrides) -> dict | None:
     if record is None:
         return None
     git = git_state(os.getcwd())
-    record["overrides"] = record.get("overrides", []) + [masked(str(override)) for override in overrides]
+    record["overrides"] = overridden(record.get("overrides", []), [masked(str(override)) for override in overrides])
     sources = ConfigSources.from_record(record.get("sources"))
     record["command"] = command_line(sources, single_run_overrides(record["overrides"]), here=sources.cwd)
     record.setdefault("resumes", []).append({

@@ -63,7 +63,8 @@ def print_comparison(original: dict, rerun: dict, changed_keys: list) -> None:
 @refusing_bad_input("rerun")
 def main(args) -> int:
     from dlrun.cli.commands.train import start
-    from dlrun.training.record import command_line, enter_working_folder, read_record, single_run_overrides
+    from dlrun.training.record import (command_line, enter_working_folder, overridden, read_record,
+                                       single_run_overrides)
     from dlrun.training.run_folder import split_arguments
     from dlrun.training.summary import read_summary
 
@@ -75,7 +76,7 @@ def main(args) -> int:
                            "started; its resolved config is .hydra/config.yaml"])
     original = read_summary(run_dir)
     sources = enter_working_folder(record)
-    arguments = single_run_overrides(record.get("overrides", [])) + list(overrides)
+    arguments = overridden(single_run_overrides(record.get("overrides", [])), overrides)
     print(f"rerun of {run_dir}: {command_line(sources, arguments)}", flush=True)
     status, rerun_dir = start([*sources.flags(), *arguments])
     if rerun_dir is None or not (Path(rerun_dir) / "summary.json").is_file():
