@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, cli_env, read_json, run_cli
+from conftest import TINY, cli_env, git_repository, read_json, run_cli
 from dlrun.base.provenance import git_state, masked
 from dlrun.training.record import ConfigSources, Invocation, build_record, command_line, overridden
 
@@ -55,9 +55,7 @@ def project(tmp_path) -> Path:
     (root / "mymodels.py").write_text(textwrap.dedent(MODEL))
     (root / "conf" / "model" / "small.yaml").write_text(MODEL_YAML)
     (root / ".gitignore").write_text("outputs/\n")
-    git(root.parent, "init", "-q", "-b", "main", str(root))
-    git(root, "add", ".")
-    git(root, "-c", "user.email=me@example.com", "-c", "user.name=me", "commit", "-qm", "my model")
+    git_repository(root)
     with open(root / "mymodels.py", "a") as handle:
         handle.write(EDIT)
     (root / "notes.txt").write_text("not committed\n")
