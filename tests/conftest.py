@@ -65,7 +65,8 @@ def only_run_dir(root: Path) -> Path:
 def git_repository(folder: Path) -> str:
     """`folder` made a git repository (branch main) with all it holds committed; the commit."""
     def git(*args) -> str:
-        return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True).stdout.strip()
+        done = subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True)
+        return done.stdout.strip()
 
     git("init", "-q", "-b", "main")
     git("add", "-A")

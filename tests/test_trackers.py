@@ -85,7 +85,8 @@ def test_one_run_in_csv_tensorboard_and_mlflow_at_once_and_its_resume(tmp_path):
     assert run.info.status == "FINISHED" and run.info.run_name == "mlp_digits"
     assert run.data.params["optim.lr"] == "0.002" and run.data.params["model.name"] == "mlp"
     tags = run.data.tags  # MLflow's source fields, from the run's record
-    assert tags["mlflow.source.name"] == read_json(run_dir / "record.json")["command"] and "optim.lr=0.002" in tags["mlflow.source.name"]
+    assert tags["mlflow.source.name"] == read_json(run_dir / "record.json")["command"]
+    assert "optim.lr=0.002" in tags["mlflow.source.name"]
     assert tags["mlflow.source.git.commit"] == commit and tags["mlflow.source.git.branch"] == "main"
     assert tags["dlrun.git.dirty"] == "false"  # the run's own outputs are untracked files, not changes
     history = client.get_metric_history(run.info.run_id, "val/loss")

@@ -94,7 +94,8 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
     if record.get("n_trials"):  # a grid is done when every combination ran
         console.print(f"more trials: {continue_command(record, sweep_dir, len(report.rows) * 2)}", markup=False, highlight=False,
                       soft_wrap=True)
-    console.print(f"narrower search around the best: dlrun refine {sweep_dir.resolve()}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"narrower search around the best: dlrun refine {sweep_dir.resolve()}", markup=False,
+                  highlight=False, soft_wrap=True)
     if _offline_wandb(sweep_dir):
         console.print(f"W&B runs are offline; upload them with: wandb sync {sweep_dir}/*/wandb/offline-run-*",
                       highlight=False, soft_wrap=True)

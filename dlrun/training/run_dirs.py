@@ -55,7 +55,7 @@ def claim_named(path) -> Path:
     path = Path(path)
     if holds_run(path):
         raise ConfigError([f"hydra.run.dir={path}: this folder holds a run already; continue it with "
-                           f"`dlrun resume {path}`, or choose another folder"])
+                           f"`dlrun resume {path.resolve()}`, or choose another folder"])
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -79,7 +79,8 @@ def holding(run_dir, take_over_dead: bool = False):
     try:
         beat = Heartbeat(run_dir).take(take_over_dead)
     except FolderTaken as error:
-        hint = "" if take_over_dead else f"; continue it with `dlrun resume {run_dir}` or choose another folder"
+        hint = "" if take_over_dead else \
+            f"; continue it with `dlrun resume {Path(run_dir).resolve()}` or choose another folder"
         raise ConfigError([f"{error}{hint}"]) from None
     _held[key] = beat
     try:
