@@ -205,6 +205,13 @@ def test_a_swept_project_is_recorded_rerun_and_every_printed_command_runs(projec
     assert record["overrides"][-1] == "trainer.max_epochs=2" and "trainer.max_epochs=1" not in record["overrides"]
     assert [entry["overrides"] for entry in record["resumes"]] == [["trainer.max_epochs=2"]]
 
+    # a run folder named again is refused with the command that continues it: it runs from anywhere
+    taken = run_cli(["--config-dir", "conf", "model=small", *QUICK, f"hydra.run.dir={run_dir}"], cwd=project)
+    assert taken.returncode == 2, taken.output
+    hint = re.search(r"`(dlrun resume [^`]+)`", taken.stderr).group(1)
+    continued = run_printed(f"{hint} trainer.max_epochs=3", elsewhere)
+    assert continued.returncode == 0 and read_json(run_dir / "summary.json")["epochs"] == 3, continued.stderr
+
 
 @pytest.mark.slow
 def test_a_population_member_is_recorded_and_rerun(project, tmp_path):

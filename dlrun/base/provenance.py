@@ -1,6 +1,6 @@
 """Facts about the code and the machine a run starts from: the git state of a folder's
 repository (commit, branch, dirty flag, the uncommitted diff, untracked files), the versions
-of the packages a result depends on, the host; and the masking of a password in a URL, so
+of the packages a result depends on, the host and its GPUs; and the masking of a password in a URL, so
 none of these facts carries a secret into a file or a console line.
 
 Git is asked through its command line with a short timeout (no git, no repository, a hung
@@ -17,7 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-GIT_TIMEOUT_S = 10
+GIT_TIMEOUT_S = 10  # git and nvidia-smi: a hung network file system or driver must not hold a run
 # The distributions whose versions change a result, as their metadata names them.
 PACKAGES = ("torch", "lightning", "hydra-core", "omegaconf", "optuna", "numpy", "dlrun")
 MAX_UNTRACKED = 200  # a folder of generated files is listed once (git's --directory), and the list is capped
@@ -83,6 +83,17 @@ def package_versions() -> dict:
         except PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def gpus() -> list:
+    """The machine's GPUs as nvidia-smi names them ([] without it). Asked outside the process:
+    torch would create a CUDA context here, in a process that may only launch the ranks."""
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=index,name,memory.total,driver_version",
+                               "--format=csv,noheader"], capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
 
 
 def host() -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 from dlrun.base import atomic
 from dlrun.base.errors import ConfigError
 from dlrun.base.paths import config_dir
-from dlrun.base.provenance import git_state, host, masked, package_versions
+from dlrun.base.provenance import git_state, gpus, host, masked, package_versions
 
 RECORD_FILE = "record.json"
 DIFF_FILE = "code.diff"
@@ -154,14 +154,16 @@ def _seeds(config: dict, prefix: str = "") -> dict:
 
 
 def _device(hardware: dict, processes: int) -> dict:
-    """The devices asked for and those found; CUDA and cuDNN when torch has them."""
+    """The devices asked for and those found; torch's CUDA and cuDNN builds (no CUDA context
+    is made: this process may only launch the ranks)."""
     import torch  # the run imports it next: reading its CUDA build costs nothing more
 
     device = {key: hardware.get(key) for key in ("accelerator", "devices", "num_nodes", "precision", "strategy")}
     device["processes"] = processes
     device["cuda"] = torch.version.cuda
     device["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    device["gpus"] = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    device["gpus"] = gpus()
+    device["visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     return device
 
 
