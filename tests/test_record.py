@@ -225,3 +225,15 @@ def test_a_population_member_is_recorded_and_rerun(project, tmp_path):
     assert record["code"]["commit"] == git(project, "rev-parse", "HEAD")
     rerun = run_cli(["rerun", str(member)], cwd=tmp_path)
     assert rerun.returncode == 0 and re.search(r"metrics: (identical|\d+ of \d+ differ)", rerun.stdout), rerun.output
+
+
+def test_the_comparison_says_identical_or_each_difference(capsys):
+    from dlrun.cli.commands.rerun import print_comparison
+
+    original = {"final": {"val/loss": 0.5, "val/acc": 0.9}, "test": {"test/acc": 0.95}}
+    print_comparison(original, {"final": dict(original["final"]), "test": dict(original["test"])}, [])
+    assert capsys.readouterr().out == "metrics: identical (3 final and test metrics)\n"
+    print_comparison(original, {"final": {"val/loss": 0.5, "val/acc": 0.9}, "test": {"test/acc": 0.9}}, ["seed"])
+    assert capsys.readouterr().out.splitlines() == [
+        "config: differs from the original's in seed", "metrics: 1 of 3 differ (original -> rerun):",
+        "  test test/acc  0.95 -> 0.9  (-0.05)"]
