@@ -62,6 +62,18 @@ def only_run_dir(root: Path) -> Path:
     return found[0]
 
 
+def git_repository(folder: Path) -> str:
+    """`folder` made a git repository (branch main) with all it holds committed; the commit."""
+    def git(*args) -> str:
+        done = subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.email=me@example.com", "-c", "user.name=me", "commit", "-q", "--allow-empty", "-m", "start")
+    return git("rev-parse", "HEAD")
+
+
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 

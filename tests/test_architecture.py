@@ -17,8 +17,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dlrun"
 # prefix, and may import from its own layer and the layers below it, never above.
 LAYERS = {
     "base": ["dlrun.base"],
-    # what a run folder holds, read by every layer above: summary.json, metrics.csv, checkpoint checksums
-    "run files": ["dlrun.training.summary", "dlrun.training.metrics_file", "dlrun.training.checkpoint_files"],
+    # what a run folder holds, read by every layer above: summary.json, metrics.csv, checkpoint checksums, record.json
+    "run files": ["dlrun.training.summary", "dlrun.training.metrics_file", "dlrun.training.checkpoint_files",
+                  "dlrun.training.record"],
     # each option next to its factory; distributed's parts that the run's Trainer and loggers are built from
     "domain": ["dlrun.models", "dlrun.data", "dlrun.recipe", "dlrun.callbacks", "dlrun.loggers",
                "dlrun.distributed.env", "dlrun.distributed.strategies", "dlrun.distributed.callbacks",

@@ -66,6 +66,8 @@ def test_ddp_cpu_is_one_run_whose_val_acc_equals_a_single_process_evaluation(cli
     # the final result is printed once (rank zero), not once per rank
     assert result.stdout.count("dlrun: mlp_digits") == 1 and result.stdout.count("best val/loss") == 1
     assert result.output.count("summary: ") == 1
+    device = read_json(run_dir / "record.json")["device"]  # the run's record, written once for its ranks
+    assert (device["processes"], device["devices"], device["strategy"]) == (2, 2, "ddp")
 
     records = rank_records(run_dir)
     assert [record["rank"] for record in records] == [0, 1]

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import TINY, read_json, run_cli
+from conftest import TINY, git_repository, read_json, run_cli
 from dlrun.base.errors import ConfigError
 from dlrun.loggers.table import LOGGERS, build_loggers, finish_loggers, flat_config, logger_problems
 
@@ -79,6 +79,7 @@ def test_one_run_in_csv_tensorboard_and_mlflow_at_once_and_its_resume(tmp_path):
     MlflowClient, EventAccumulator = readers()
 
     run_dir = tmp_path / "run"
+    commit = git_repository(tmp_path)
     result = run_cli([*TINY, "logger=[csv,tensorboard,mlflow]", "optim.lr=0.002", f"hydra.run.dir={run_dir}"],
                      cwd=tmp_path, env=ONE_THREAD)
     assert result.returncode == 0, result.output[-3000:]
@@ -101,6 +102,11 @@ def test_one_run_in_csv_tensorboard_and_mlflow_at_once_and_its_resume(tmp_path):
     run = client.get_run(summary["mlflow"]["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "mlp_digits"
     assert run.data.params["optim.lr"] == "0.002" and run.data.params["model.name"] == "mlp"
+    tags = run.data.tags  # MLflow's source fields, from the run's record
+    assert tags["mlflow.source.name"] == read_json(run_dir / "record.json")["command"]
+    assert "optim.lr=0.002" in tags["mlflow.source.name"]
+    assert tags["mlflow.source.git.commit"] == commit and tags["mlflow.source.git.branch"] == "main"
+    assert tags["dlrun.git.dirty"] == "false"  # the run's own outputs are untracked files, not changes
     history = client.get_metric_history(run.info.run_id, "val/loss")
     assert [m.value for m in sorted(history, key=lambda m: m.step)] == pytest.approx(losses, rel=1e-5)
     assert run.data.metrics["test/acc"] == pytest.approx(summary["test"]["test/acc"])

@@ -14,7 +14,7 @@ import pytest
 
 from dlrun.training.summary import new_summary
 
-from conftest import TINY, read_json, run_cli
+from conftest import TINY, git_repository, read_json, run_cli
 from dlrun.config.compose import compose, without_hydra
 from dlrun.loggers import wandb_logger as wl
 from test_sweep_cli import ONE_THREAD
@@ -55,7 +55,8 @@ def offline_run(run_folder: Path) -> dict:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             found.update(id=record.run.run_id, group=record.run.run_group, name=record.run.display_name,
-                         config={item.key: json.loads(item.value_json) for item in record.run.config.update})
+                         config={item.key: json.loads(item.value_json) for item in record.run.config.update},
+                         commit=record.run.git.commit)
         elif kind == "summary":
             found["summary"].update({item.key: json.loads(item.value_json) for item in record.summary.update})
     return found
@@ -120,6 +121,7 @@ def test_only_rank_zero_creates_a_run(tmp_path, monkeypatch, caplog):
 @pytest.mark.slow
 def test_sweep_gives_one_offline_run_per_trial_in_one_group(tmp_path):
     sweep_dir = tmp_path / "lr_sweep"
+    commit = git_repository(tmp_path)
     result = run_cli(["-m", *TINY, "logger=csv_wandb", "optim.lr=0.01,0.003,0.001", f"hydra.sweep.dir={sweep_dir}"],
                      cwd=tmp_path, env={**ONE_THREAD, "WANDB_MODE": "offline", "WANDB_API_KEY": SECRET})
     assert result.returncode == 0, result.output[-3000:]
@@ -131,6 +133,9 @@ def test_sweep_gives_one_offline_run_per_trial_in_one_group(tmp_path):
         runs[number] = offline_run(folders[0])
         assert runs[number]["id"] == summary["wandb"]["id"] and summary["wandb"]["mode"] == "offline"
         assert runs[number]["config"]["optim"]["lr"] == summary["config"]["optim"]["lr"]
+        recorded = runs[number]["config"]["dlrun_record"]  # the trial's record, as W&B keeps it
+        assert recorded["command"] == read_json(sweep_dir / str(number) / "record.json")["command"]
+        assert recorded["commit"] == commit == runs[number]["commit"] and recorded["branch"] == "main"
         assert runs[number]["summary"]["best_objective/val/loss"] == pytest.approx(summary["objective"]["value"])
         assert (sweep_dir / str(number) / "metrics.csv").is_file(), "csv alongside W&B"
     assert [runs[n]["config"]["optim"]["lr"] for n in range(3)] == [0.01, 0.003, 0.001]

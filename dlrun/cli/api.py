@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -13,6 +14,7 @@ from dlrun.training.run_dirs import claim, holding
 from dlrun.training.hooks import RunHooks
 from dlrun.training.console import attach_run_log, detach
 from dlrun.config.validate import validated
+from dlrun.training.record import ConfigSources, Invocation
 from dlrun.training.session import run_experiment
 
 
@@ -48,6 +50,7 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
         _save_hydra_files(config, run_dir, overrides)
         handlers = attach_run_log(run_dir)
         try:
-            return run_experiment(config, run_dir, show_console=show_console, hooks=run_hooks())
+            return run_experiment(config, run_dir, show_console=show_console, hooks=run_hooks(),
+                                  invocation=Invocation("dlrun.run()", ConfigSources(os.getcwd()), tuple(overrides)))
         finally:
             detach(handlers)

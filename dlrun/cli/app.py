@@ -58,6 +58,7 @@ def job(cfg, checked_config=None):
     from dlrun.cli.api import run_hooks
     from dlrun.config.compose import without_hydra
     from dlrun.config.validate import validated
+    from dlrun.training.record import invocation_from_hydra
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
@@ -72,7 +73,8 @@ def job(cfg, checked_config=None):
             config = checked_config
         else:
             config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
-        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
+        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks(),
+                                 invocation=invocation_from_hydra(hydra_cfg))
     if single:
         if summary["status"] != "completed":
             sys.exit(1)

@@ -29,6 +29,8 @@ SUBCOMMANDS = {
                            "check a config without running it"),
     "resume": Subcommand("dlrun.cli.commands.resume:main", "RUN_DIR [OVERRIDES...]",
                          "continue a stopped run from its last checkpoint, in its folder"),
+    "rerun": Subcommand("dlrun.cli.commands.rerun:main", "RUN_DIR [OVERRIDES...]",
+                        "make a run again from its record (a new folder), then compare its metrics"),
     "eval": Subcommand("dlrun.cli.commands.evaluate:main", "RUN_DIR [ckpt=best|last|PATH] [OVERRIDES...]",
                        "test a run's checkpoint (data=... for other data of the same spec)"),
     "predict": Subcommand("dlrun.cli.commands.predict:main", "RUN_DIR INPUTS [out=FILE] [ckpt=best|last|PATH]",

@@ -5,6 +5,7 @@ logger.mlflow.tracking_uri null is a local store beside the run folders:
 sqlite:///outputs/mlflow.db (artifacts in outputs/mlflow-artifacts/) in the working folder;
 `mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db` shows it. In a sweep every
 trial is its own MLflow run, named NAME-TRIAL and tagged `group` = the sweep folder's name.
+The run's record gives MLflow's source tags (mlflow.source.git.commit, ...).
 Rank zero only, like Lightning's MLFlowLogger. Needs `mlflow` (pip install dlrun[mlflow]).
 """
 
@@ -18,6 +19,7 @@ from omegaconf import OmegaConf
 
 from dlrun.distributed.env import is_global_zero
 from dlrun.loggers.table import flat_config
+from dlrun.training.record import read_record
 from dlrun.training.summary import read_summary
 
 log = logging.getLogger("dlrun")
@@ -42,12 +44,30 @@ def previous_run_id(run_dir: Path):
         return None
 
 
+MAX_TAG = 5000  # MLflow's limit on a tag's value
+
+
+def source_tags(run_dir: Path) -> dict:
+    """MLflow's own source tags (the UI's Source and Git Commit columns) from the run's record:
+    the command, the commit, branch and repository URL; dlrun.git.dirty says whether code.diff
+    holds uncommitted changes."""
+    record = read_record(run_dir)
+    if record is None:
+        return {}
+    code = record.get("code") or {}
+    tags = {"mlflow.source.type": "LOCAL", "mlflow.source.name": record.get("command"),
+            "mlflow.source.git.commit": code.get("commit"), "mlflow.source.git.branch": code.get("branch"),
+            "mlflow.source.git.repoURL": code.get("remote"),
+            "dlrun.git.dirty": str(code["dirty"]).lower() if "dirty" in code else None}
+    return {name: str(value)[:MAX_TAG] for name, value in tags.items() if value is not None}
+
+
 def mlflow_logger(cfg, run_dir: Path):
     from lightning.pytorch.loggers import MLFlowLogger
 
     settings = cfg.logger.mlflow
     uri, artifacts = tracking_location(settings.tracking_uri)
-    tags = {**OmegaConf.to_container(settings.tags, resolve=True), "run_dir": str(run_dir)}
+    tags = {**source_tags(run_dir), **OmegaConf.to_container(settings.tags, resolve=True), "run_dir": str(run_dir)}
     if settings.group:
         tags["group"] = settings.group
     resumed = previous_run_id(run_dir)

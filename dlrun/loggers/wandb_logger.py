@@ -1,5 +1,6 @@
 """Weights & Biases for one run: the logger (project, entity, name, group, tags, job type,
-the resolved config as the run's config), online or offline, and the run's end (final
+the resolved config as the run's config, the run's record as its `dlrun_record` entry and
+W&B's git settings), online or offline, and the run's end (final
 and best metrics in the W&B summary, the plots as images, `finish`) with what
 summary.json keeps of it (its `wandb` field: id, mode, offline folder, url).
 
@@ -21,6 +22,7 @@ from omegaconf import OmegaConf
 
 from dlrun.base.lightning_private import drop_wandb_init_argument
 from dlrun.distributed.env import is_global_zero
+from dlrun.training.record import read_record
 from dlrun.training.summary import read_summary
 
 log = logging.getLogger("dlrun")
@@ -79,15 +81,34 @@ def previous_run_id(run_dir: Path):
         return None
 
 
+def record_fields(run_dir: Path) -> tuple:
+    """(the run config's `dlrun_record` entry, W&B's git settings) from the run's record: W&B
+    shows the commit and repository of the run's code, not of whatever folder W&B looks in."""
+    record = read_record(run_dir)
+    if record is None:
+        return {}, {}
+    code = record.get("code") or {}
+    entry = {"command": record.get("command"), "cwd": (record.get("sources") or {}).get("cwd"),
+             "commit": code.get("commit"), "branch": code.get("branch"), "dirty": code.get("dirty"),
+             "packages": record.get("packages")}
+    git = {"git_commit": code.get("commit"), "git_root": code.get("repository"), "git_remote_url": code.get("remote")}
+    return entry, {name: value for name, value in git.items() if value}
+
+
 def wandb_logger(cfg, run_dir: Path) -> RunLogger:
+    import wandb
+
     settings = cfg.logger.wandb
     mode, why = resolve_mode(settings.mode)
     if mode == "offline" and is_global_zero():
         _tell_offline_once(why, run_dir)
+    entry, git = record_fields(run_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
     return RunLogger(
         mode=mode, project=settings.project, entity=settings.entity, name=settings.name or cfg.name,
         group=settings.group, tags=list(settings.tags), job_type=settings.job_type, save_dir=str(run_dir),
-        id=previous_run_id(run_dir), config=OmegaConf.to_container(cfg, resolve=True),
+        id=previous_run_id(run_dir), config={**config, "dlrun_record": entry} if entry else config,
+        settings=wandb.Settings(**git) if git else None,
     )
 
 

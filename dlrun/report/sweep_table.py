@@ -94,7 +94,8 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
     if record.get("n_trials"):  # a grid is done when every combination ran
         console.print(f"more trials: {continue_command(record, sweep_dir, len(report.rows) * 2)}", markup=False, highlight=False,
                       soft_wrap=True)
-    console.print(f"narrower search around the best: dlrun refine {sweep_dir}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"narrower search around the best: dlrun refine {sweep_dir.resolve()}", markup=False,
+                  highlight=False, soft_wrap=True)
     if _offline_wandb(sweep_dir):
         console.print(f"W&B runs are offline; upload them with: wandb sync {sweep_dir}/*/wandb/offline-run-*",
                       highlight=False, soft_wrap=True)
@@ -125,7 +126,7 @@ def summarize(sweep_dir, study=None, show: bool = True, plots: bool = True) -> S
         drawn = write_sweep_plots(rows, trial_distributions(study), objective,
                                   study.direction == StudyDirection.MAXIMIZE, sweep_dir) if plots else []
         report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), drawn,
-                             reproduce_command(best) if best else None)
+                             reproduce_command(best, record) if best else None)
     if show:
         _print_report(report, record, sweep_dir, Console(width=None if sys.stdout.isatty() else 200))
     return report

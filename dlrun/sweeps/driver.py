@@ -27,6 +27,9 @@ log = logging.getLogger("dlrun.sweep")
 RUN_SPECIFIC_HYDRA = ("hydra.mode", "hydra.sweep.dir", "hydra.sweeper.n_trials", "hydra.sweeper.params",
                       "hydra.sweeper.storage", "hydra.sweeper.study_name")
 
+# Recorded with the config folders (the record's "sources"), made absolute there.
+CARRIED_BY_SOURCES = ("hydra.searchpath",)
+
 
 @dataclass(frozen=True)
 class PlannedSweep:
@@ -44,10 +47,12 @@ class SweepRequest:
     launcher: dict  # hydra.launcher, as composed
     hydra_overrides: list  # the command line's hydra.* overrides
     config_loader: object = None  # Hydra's, for glob() over a group's options
+    sources: dict | None = None  # the config folders and working folder (dlrun.training.record.ConfigSources)
 
 
 def _record(request: SweepRequest, space, settings) -> dict:
-    hydra_overrides = [o for o in request.hydra_overrides if not o.lstrip("+~").startswith(RUN_SPECIFIC_HYDRA)]
+    hydra_overrides = [o for o in request.hydra_overrides
+                       if not o.lstrip("+~").startswith(RUN_SPECIFIC_HYDRA + CARRIED_BY_SOURCES)]
     return {
         "objective": request.objective,
         "direction": settings.direction,
@@ -56,6 +61,7 @@ def _record(request: SweepRequest, space, settings) -> dict:
         "fixed": list(space.fixed),
         "hydra_overrides": hydra_overrides,
         "n_trials": settings.n_trials,
+        "sources": request.sources,  # the printed commands carry the config folders
     }
 
 

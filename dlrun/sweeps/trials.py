@@ -5,14 +5,12 @@ lines that re-run the sweep or one of its trials. Read by the sweep's report
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dlrun.sweeps.workers import RETRY_ATTR, STATUS_ATTR, SURPLUS
+from dlrun.training.record import ConfigSources, command_line, single_run_overrides
 
-# Groups that only shape a sweep (presets of hydra.sweeper / hydra.launcher): a single run
-# of the best trial does without them.
-SWEEP_ONLY_GROUPS = ("sweep", "launcher")
 STATE_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "interrupted", "RUNNING": "running",
                 "WAITING": "waiting"}
 
@@ -61,21 +59,19 @@ def trial_rows(study) -> list:
     return scored + sorted((row for row in rows if row.status != "completed"), key=lambda row: row.number)
 
 
-def _group_of(override: str) -> str:
-    return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
-
-
-def reproduce_command(row: TrialRow) -> str:
-    """`dlrun OVERRIDES`: the trial as a single run, ready to paste into a shell."""
-    return shlex.join(["dlrun", *(o for o in row.overrides if _group_of(o) not in SWEEP_ONLY_GROUPS)])
+def reproduce_command(row: TrialRow, record: dict | None = None) -> str:
+    """`dlrun OVERRIDES`: the trial as a single run, ready to paste into a shell, with the
+    config folders of the sweep's `record` (and `cd` to its working folder from elsewhere)."""
+    return command_line(ConfigSources.from_record((record or {}).get("sources")), single_run_overrides(row.overrides))
 
 
 def sweep_command(record: dict, space=None, extra=()) -> str:
-    """The `dlrun -m ...` of a sweep's record: its fixed overrides, its search space (or
-    `space`, a list of KEY=SPACE overrides), Hydra's overrides, then `extra`."""
+    """The `dlrun -m ...` of a sweep's record: its config folders, its fixed overrides, its search
+    space (or `space`, a list of KEY=SPACE overrides), Hydra's overrides, then `extra`."""
     if space is None:
         space = [f"{key}={text}" for key, text in record.get("search_space", {}).items()]
-    return shlex.join(["dlrun", "-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", []), *extra])
+    return command_line(ConfigSources.from_record(record.get("sources")),
+                        ["-m", *record.get("fixed", []), *space, *record.get("hydra_overrides", []), *extra])
 
 
 def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
@@ -86,7 +82,8 @@ def continue_command(record: dict, sweep_dir, n_trials: int) -> str:
     pointer = read_pointer(sweep_dir)
     where = [f"hydra.sweeper.storage={pointer['storage']}", f"hydra.sweeper.study_name={pointer['study_name']}"] \
         if pointer else []
-    return sweep_command(record, extra=[f"hydra.sweep.dir={sweep_dir}", *where, f"hydra.sweeper.n_trials={n_trials}"])
+    return sweep_command(record, extra=[f"hydra.sweep.dir={Path(sweep_dir).resolve()}", *where,
+                                        f"hydra.sweeper.n_trials={n_trials}"])
 
 
 def trial_distributions(study) -> dict:

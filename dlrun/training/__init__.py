@@ -6,6 +6,6 @@ loggers' table, distributed's env / strategies / callbacks); never sweeps, popul
 report, cli or a specific tracker: what a caller above wants added to a run (a sweep's
 pruning, plots) it hands in (hooks). Two modules sit elsewhere in the layering (DESIGN:
 Layers): session is above dlrun.distributed (it picks single process, launch or rank), and
-summary, metrics_file and checkpoint_files (the run folder's files) are below the domain
-packages, which read them.
+summary, metrics_file, checkpoint_files and record (the run folder's files; record.json says
+how to make the run again) are below the domain packages, which read them.
 """

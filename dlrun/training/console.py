@@ -16,6 +16,8 @@ import logging
 import sys
 from pathlib import Path
 
+from dlrun.training.record import RECORD_FILE
+
 # rich draws tables this wide when it cannot ask a terminal; paths are printed outside them, whole
 BATCH_WIDTH = 100
 
@@ -126,6 +128,8 @@ def result_lines(summary: dict) -> list:
         lines.append(f"best checkpoint: {Path(summary['best_checkpoint']).resolve()}")
     if summary.get("error"):
         lines.append(f"error: {summary['error'].strip().splitlines()[-1]}")
+    elif (Path(summary["run_dir"]) / RECORD_FILE).is_file():  # from any folder: the record says where it ran
+        lines.append(f"make it again: dlrun rerun {Path(summary['run_dir']).resolve()}")
     return lines
 
 

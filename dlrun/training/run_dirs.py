@@ -66,7 +66,7 @@ def claim_named(path, key: str = "hydra.run.dir") -> Path:
     path = Path(path)
     if holds_run(path):
         raise ConfigError([f"{key}={path}: this folder holds a run already; continue it with "
-                           f"`dlrun resume {path}`, or choose another folder"])
+                           f"`dlrun resume {path.resolve()}`, or choose another folder"])
     found = _contents(path)
     if found:
         listed = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
@@ -95,7 +95,8 @@ def holding(run_dir, take_over_dead: bool = False):
     try:
         beat = Heartbeat(run_dir).take(take_over_dead)
     except FolderTaken as error:
-        hint = "" if take_over_dead else f"; continue it with `dlrun resume {run_dir}` or choose another folder"
+        hint = "" if take_over_dead else \
+            f"; continue it with `dlrun resume {Path(run_dir).resolve()}` or choose another folder"
         raise ConfigError([f"{error}{hint}"]) from None
     _held[key] = beat
     try:

@@ -35,12 +35,17 @@ def _train(cfg: DictConfig, run_dir: Path, plan, hooks: RunHooks) -> dict:
     return execute(cfg, run_dir, hooks=hooks)
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True, hooks: RunHooks = RunHooks()) -> dict:
-    """Print the config, train and test (with the caller's `hooks`), print the result; return
+def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True, hooks: RunHooks = RunHooks(),
+                   invocation=None) -> dict:
+    """Write the run's record (how it was started: `invocation`, a dlrun.training.record.Invocation),
+    print the config, train and test (with the caller's `hooks`), print the result; return
     the summary. `cfg` is the run's config as validated once, before its folder existed
     (dlrun.config.validate.validated, Hydra's node left out): it is trusted here, not checked again."""
-    from dlrun.training.console import print_header, print_result
+    from omegaconf import OmegaConf
+
     from dlrun.distributed.plan import plan_launch
+    from dlrun.training.console import print_header, print_result
+    from dlrun.training.record import write_record
 
     plan = plan_launch(cfg.hardware)
     cfg = plan.apply(cfg)
@@ -48,6 +53,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path, show_console: bool = True, ho
     if show_console:
         print_header(cfg, run_dir)
     with holding(run_dir) if plan.is_rank_zero else nullcontext():  # one live owner per run folder
+        if plan.is_rank_zero and invocation is not None:
+            write_record(OmegaConf.to_container(cfg, resolve=True), run_dir, invocation, plan.devices * plan.num_nodes)
         summary = _train(cfg, Path(run_dir), plan, hooks)
     if show_console:
         print_result(summary)

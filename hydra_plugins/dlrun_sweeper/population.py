@@ -107,7 +107,12 @@ class PopulationLauncher(Launcher):
         from dlrun.report.curves import plot_curves
         from dlrun.config.validate import validate
 
+        from dlrun.training.record import invocation_from_hydra, write_record
+
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
+        for number, run_dir in zip(numbers, run_dirs):  # each member's record, as a single trial's
+            write_record(members[number][1], run_dir, invocation_from_hydra(members[number][0].hydra,
+                                                                             "population member"))
         configs = [members[number][2] for number in numbers]
         try:
             for number, config in zip(numbers, configs):

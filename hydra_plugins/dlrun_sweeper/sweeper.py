@@ -52,12 +52,15 @@ class DlrunSweeper(Sweeper):
         from dlrun.sweeps.devices import DevicePlan, pins_devices
         from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
         from dlrun.sweeps.loop import SweepAborted
+        from dlrun.training.record import sources_from_hydra
 
+        sources = sources_from_hydra(self.config.hydra)
         request = SweepRequest(
             settings=self.settings, arguments=list(arguments), sweep_dir=self.sweep_dir,
             objective=str(self.config.objective),
             launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
-            hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader)
+            hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader,
+            sources=sources.as_record())
         # bad input: stop before any trial, exit 2 as the CLI does (the search space's probe point was
         # composed and validated by the command line's precheck, dlrun.cli.precheck, before Hydra started)
         with exiting_on_bad_input("sweep"):
@@ -66,6 +69,7 @@ class DlrunSweeper(Sweeper):
         self.study_name = study.study_name
         self.devices = DevicePlan(pins_devices(request.launcher) and planned.plan.n_jobs > 1)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        _name_config_folders(self.config, sources)
         # as Hydra's own sweeper leaves it; whole, though every worker of the sweep writes it
         atomic.write_text(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         launch_batch = self.launch_population if hasattr(self.launcher, "launch_members") else None
@@ -184,6 +188,17 @@ class DlrunSweeper(Sweeper):
             for number, run_dir, error in self.launcher.launch_members(checked, study_name=self.study_name):
                 outcomes[number] = outcome_from_run(run_dir, exception=error)
         return [outcomes[number] for number, _ in trials]
+
+
+def _name_config_folders(config, sources) -> None:
+    """hydra.searchpath with --config-dir's folder in it (Hydra leaves it out), so multirun.yaml
+    names every config folder. Only the saved copy reads it: the trials' configs come from the
+    config loader, whose folders were set when the sweep started."""
+    from omegaconf import open_dict
+
+    entries = list(config.hydra.searchpath)
+    with open_dict(config):
+        config.hydra.searchpath = entries + [entry for entry in sources.searchpath_entries() if entry not in entries]
 
 
 def _env_override(name: str, value: str) -> str:

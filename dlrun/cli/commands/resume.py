@@ -56,8 +56,14 @@ def resume_checkpoint(run_dir: Path, cfg) -> Path:
 
 @refusing_bad_input("resume")
 def main(args) -> int:
+    from dlrun.training.record import enter_working_folder, read_record
+
     run_dir, _, overrides = split_arguments(args, USAGE)
+    run_dir = run_dir.resolve()
     _refuse_restored(overrides)
+    record = read_record(run_dir)
+    if record is not None:  # from any folder: the run's own code and relative paths, as when it started
+        enter_working_folder(record)
     cfg = load_run_config(run_dir, overrides)
     _single_process(cfg)
     checkpoint = resume_checkpoint(run_dir, cfg)
@@ -71,8 +77,11 @@ def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
     from dlrun.training.console import print_header, print_result
     from dlrun.training.runner import execute
 
+    from dlrun.training.record import add_resume
+
     if overrides:
         save_config(cfg, run_dir, overrides)
+    add_resume(run_dir, overrides)  # a rerun makes the run as resumed (its overrides too)
     with logging_to(run_dir):
         print_header(cfg, run_dir, title=f"resume {cfg.name} from {checkpoint}")
         summary = execute(cfg, run_dir, resume_from=checkpoint, hooks=run_hooks())

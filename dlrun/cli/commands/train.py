@@ -50,7 +50,8 @@ def _stopped(stop: KeyboardInterrupt) -> int:
     return 130
 
 
-def _single_run(checked, args) -> int:
+def _single_run(checked, args):
+    """The run folder this process claimed and trained in (None for one of several ranks)."""
     from dlrun.cli.entry import run_single
     from dlrun.distributed.env import external_world_size
     from dlrun.training.run_dirs import holding
@@ -59,15 +60,20 @@ def _single_run(checked, args) -> int:
         # one of several ranks started by SLURM or torchrun: they share one folder that every
         # rank computes alike; rank zero holds it once the run starts (dlrun.training.session)
         run_single(checked, checked.config.hydra.run.dir)
-        return 0
+        return None
     run_dir = _claim_run_dir(args, checked)
     with holding(run_dir):
         run_single(checked, run_dir)
-    return 0
+    return run_dir
 
 
 @refusing_bad_input()
 def main(args) -> int:
+    return start(args)[0]
+
+
+def start(args) -> tuple:
+    """(exit status, the run folder this process claimed, or None: a sweep, --cfg, --help, a rank)."""
     from dlrun.base.hydra_private import reporting_errors
     from dlrun.base.secrets import hide_in_arguments
     from dlrun.cli.precheck import check_command_line
@@ -76,15 +82,15 @@ def main(args) -> int:
     checked = check_command_line(args)
     line = checked.command_line
     if line.app_help:
-        return _run_app(_with_usage(args))
+        return _run_app(_with_usage(args)), None
     if line.hydra_only or line.show_cfg is not None:
-        return _run_app(args)
+        return _run_app(args), None
     try:
         if line.multirun:
             from dlrun.cli.entry import run_sweep
 
             reporting_errors(lambda: run_sweep(checked))
-            return 0
-        return reporting_errors(lambda: _single_run(checked, args))
+            return 0, None
+        return 0, reporting_errors(lambda: _single_run(checked, args))
     except KeyboardInterrupt as stop:
-        return _stopped(stop)
+        return _stopped(stop), None
