@@ -52,6 +52,7 @@ def _stopped(stop: KeyboardInterrupt) -> int:
 
 def _single_run(checked, args):
     """The run folder this process claimed and trained in (None for one of several ranks)."""
+    from dlrun.base.hydra_private import reporting_errors
     from dlrun.cli.entry import run_single
     from dlrun.distributed.env import external_world_size
     from dlrun.training.run_dirs import holding
@@ -59,11 +60,11 @@ def _single_run(checked, args):
     if external_world_size() > 1:
         # one of several ranks started by SLURM or torchrun: they share one folder that every
         # rank computes alike; rank zero holds it once the run starts (dlrun.training.session)
-        run_single(checked, checked.config.hydra.run.dir)
+        reporting_errors(lambda: run_single(checked, checked.config.hydra.run.dir))
         return None
-    run_dir = _claim_run_dir(args, checked)
+    run_dir = _claim_run_dir(args, checked)  # bad input (a folder taken) is printed by main, exit 2
     with holding(run_dir):
-        run_single(checked, run_dir)
+        reporting_errors(lambda: run_single(checked, run_dir))
     return run_dir
 
 
@@ -91,6 +92,6 @@ def start(args) -> tuple:
 
             reporting_errors(lambda: run_sweep(checked))
             return 0, None
-        return 0, reporting_errors(lambda: _single_run(checked, args))
+        return 0, _single_run(checked, args)
     except KeyboardInterrupt as stop:
         return _stopped(stop), None
