@@ -140,6 +140,10 @@ def route_lightning_logs() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # TaskModule.transfer_batch_to_device is the intended one (it skips preloaded batches)
     warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
+    # said on every run of a machine with SLURM's tools (a login node, a workstation with a
+    # cluster client); dlrun starts a SLURM job's ranks itself (dlrun.distributed), never by
+    # Lightning's srun detection
+    warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used.*")
 
 
 class _LightningChatter(logging.Filter):
