@@ -1,0 +1,94 @@
+"""dlrun on a real SLURM cluster: one node (slurmctld and slurmd on 127.0.0.1, started once per
+session by the `slurm` fixture of conftest.py), driven through the `dlrun` command as a user
+runs it. Sweeps through launcher=submitit_slurm, a job warned before its time limit (SIGUSR1),
+the same `dlrun -m` as a job array of workers, a worker cancelled mid-trial, and DDP over two
+tasks of one job. Every job asks for 1 CPU (the node has as many as this machine)."""
+
+from __future__ import annotations
+
+import csv
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY, read_json, run_cli, start_cli
+
+pytestmark = pytest.mark.slow
+SLURM = ["launcher=submitit_slurm", "hydra.launcher.partition=debug"]
+
+
+def summary_rows(sweep_dir: Path) -> list:
+    with open(sweep_dir / "summary.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def submitted(sweep_dir: Path) -> list:
+    """The sbatch scripts submitit wrote for the sweep's jobs (one folder per job id)."""
+    return [path.read_text() for path in sorted(sweep_dir.glob(".submitit/*/*_submission.sh"))]
+
+
+def assert_quiet(output: str, sweep_dir: Path) -> None:
+    """No submitit or scheduler warning on the console; they are in the sweep's slurm.log."""
+    assert "Bypassing sacct error" not in output and "accounting storage is disabled" not in output, output[-3000:]
+    assert "Bypassing sacct error" in (sweep_dir / "slurm.log").read_text()
+
+
+def test_grid_sweep_with_pruning_runs_each_trial_as_a_job_sized_from_hardware(tmp_path, slurm):
+    """One job at a time (array_parallelism=1), so the median pruner has two finished trials to
+    compare the hopeless third with."""
+    sweep_dir = tmp_path / "grid"
+    result = run_cli(["-m", *SLURM, *TINY, "trainer.max_epochs=3", "optim.lr=0.01,0.005,1e-7",
+                      "hydra.launcher.array_parallelism=1", "hydra.sweeper.pruner=median",
+                      "hydra.sweeper.pruners.median.n_startup_trials=2", f"hydra.sweep.dir={sweep_dir}"],
+                     cwd=tmp_path, env=slurm.env)
+    assert result.returncode == 0, result.output[-3000:]
+    rows = {row["optim.lr"]: row for row in summary_rows(sweep_dir)}
+    assert [rows[lr]["status"] for lr in ("0.01", "0.005", "1e-07")] == ["completed", "completed", "pruned"]
+    hopeless = read_json(sweep_dir / "2" / "summary.json")
+    assert "pruned by the sweep's median pruner" in hopeless["error"] and hopeless["epochs"] < 2
+    scripts = submitted(sweep_dir)
+    assert len(scripts) == 3, "one SLURM job per trial"
+    for script in scripts:
+        lines = set(script.splitlines())
+        # hardware=cpu, hardware.threads=1, no loader workers: 1 CPU, 4 GB, no GPU
+        assert {"#SBATCH --cpus-per-task=1", "#SBATCH --mem=4GB", "#SBATCH --partition=debug"} <= lines
+        assert not any("gpus" in line for line in lines)
+    assert_quiet(result.output, sweep_dir)
+
+
+def test_random_sweep_waits_with_the_scheduler_reason_then_completes(tmp_path, slurm):
+    """The node held by another job: the sweep says why its jobs wait, and finishes once freed."""
+    blocker = slurm.command("sbatch", "--parsable", f"-c{slurm.cpus}", "--mem=100", "-o", "/dev/null",
+                            "--wrap", "sleep 600").strip()
+    sweep_dir = tmp_path / "random"
+    worker = start_cli(["-m", *SLURM, *TINY, "optim.lr=tag(log, interval(1e-4, 1e-1))", "hydra.sweeper.n_trials=2",
+                        f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, env=slurm.env)
+    lines, started = [], time.monotonic()
+    try:
+        for line in worker.stdout:
+            lines.append(line)
+            if "waiting for SLURM" in line or time.monotonic() - started > 300:
+                break
+    finally:
+        slurm.command("scancel", blocker)
+    output = "".join(lines) + worker.communicate(timeout=600)[0]
+    assert worker.returncode == 0, output[-3000:]
+    waiting = re.search(r"waiting for SLURM: 2 job\(s\) pending for \d+s \(squeue reason: ([^)]+)\)", output)
+    assert waiting and set(waiting.group(1).split(", ")) <= {"Resources", "Priority"}, output[-3000:]
+    rows = summary_rows(sweep_dir)
+    assert [row["status"] for row in rows] == ["completed", "completed"]
+    assert len({row["optim.lr"] for row in rows}) == 2
+    assert_quiet(output, sweep_dir)
+
+
+def test_a_job_bigger_than_the_partition_is_refused_before_it_is_submitted(tmp_path, slurm):
+    sweep_dir = tmp_path / "big"
+    result = run_cli(["-m", *SLURM, "hydra.launcher.cpus_per_task=64", "optim.lr=0.1,0.01",
+                      f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, env=slurm.env)
+    assert result.returncode == 2, result.output[-3000:]
+    assert (f"hydra.launcher.cpus_per_task=64 x tasks_per_node=1: partition debug's nodes have {slurm.cpus} CPUs; "
+            f"set hydra.launcher.cpus_per_task={slurm.cpus}") in result.stderr
+    assert "Traceback" not in result.output and not sweep_dir.exists()
+    assert not slurm.command("squeue", "-h").strip(), "nothing was submitted"
