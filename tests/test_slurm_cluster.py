@@ -92,3 +92,51 @@ def test_a_job_bigger_than_the_partition_is_refused_before_it_is_submitted(tmp_p
             f"set hydra.launcher.cpus_per_task={slurm.cpus}") in result.stderr
     assert "Traceback" not in result.output and not sweep_dir.exists()
     assert not slurm.command("squeue", "-h").strip(), "nothing was submitted"
+
+
+def job_ids(sweep_dir: Path) -> list:
+    return sorted(path.name for path in sweep_dir.glob(".submitit/*") if path.is_dir())
+
+
+def wait_for(ready, what: str, timeout: float = 300):
+    started = time.monotonic()
+    while not (found := ready()):
+        assert time.monotonic() - started < timeout, f"waited {timeout}s for {what}"
+        time.sleep(0.2)
+    return found
+
+
+def metric_rows(run_dir: Path) -> list:
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_job_warned_before_its_time_limit_saves_requeues_and_resumes_in_its_folder(tmp_path, slurm):
+    """SIGUSR1 as SLURM sends it ahead of the time limit (here by scancel): Lightning saves an hpc
+    checkpoint and requeues the job; the job runs again (its BeginTime brought forward: SLURM holds
+    a requeued job for two minutes) and resumes from it, in the same trial folder."""
+    train = [*TINY, "trainer.max_epochs=40", "trainer.log_every_n_steps=1", "optim.lr=0.01"]
+    sweep_dir, run_dir = tmp_path / "warned", tmp_path / "warned" / "0"
+    worker = start_cli(["-m", *SLURM, *train, f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, env=slurm.env)
+    wait_for(lambda: any(row.get("epoch") not in (None, "", "0", "1", "2") for row in metric_rows(run_dir)),
+             "the trial to train past its third epoch")
+    (job,) = job_ids(sweep_dir)
+    slurm.command("scancel", "--signal=USR1", "--full", job)
+    wait_for(lambda: list(run_dir.glob("hpc_ckpt_*.ckpt")), "Lightning's hpc checkpoint")
+    wait_for(lambda: slurm.command("squeue", "-h", "-j", job, "-o", "%T").strip() == "PENDING", "the requeue")
+    slurm.command("scontrol", "update", f"JobId={job}", "StartTime=now")
+    output = worker.communicate(timeout=600)[0]
+    assert worker.returncode == 0, output[-3000:]
+    assert [path.name for path in run_dir.glob("hpc_ckpt_*.ckpt")] == ["hpc_ckpt_1.ckpt"]
+    assert (run_dir / "hpc_checksums" / "hpc_ckpt_1.ckpt.sha256").is_file(), "the hpc checkpoint has its checksum"
+    summary = read_json(run_dir / "summary.json")
+    assert summary["status"] == "completed" and summary["epochs"] == 40
+    steps = [int(row["step"]) for row in metric_rows(run_dir) if row.get("train/loss")]
+    assert steps == sorted(set(steps)) and len(steps) == 40 * 5, "every training step once in metrics.csv"
+    uninterrupted = run_cli([*train, f"hydra.run.dir={tmp_path / 'uninterrupted'}"], cwd=tmp_path)
+    assert uninterrupted.returncode == 0, uninterrupted.output[-3000:]
+    expected = read_json(tmp_path / "uninterrupted" / "summary.json")
+    assert summary["test"] == expected["test"], "the test metrics of a run that was never interrupted"
