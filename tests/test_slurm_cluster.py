@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import csv
 import re
+import shlex
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import TINY, read_json, run_cli, start_cli
+from conftest import TINY, cli_env, read_json, run_cli, start_cli
+from dlrun.sweeps import study as studies
+from dlrun.sweeps.workers import RETRY_ATTR, WORKER_ATTR
 
 pytestmark = pytest.mark.slow
 SLURM = ["launcher=submitit_slurm", "hydra.launcher.partition=debug"]
@@ -140,3 +145,61 @@ def test_a_job_warned_before_its_time_limit_saves_requeues_and_resumes_in_its_fo
     assert uninterrupted.returncode == 0, uninterrupted.output[-3000:]
     expected = read_json(tmp_path / "uninterrupted" / "summary.json")
     assert summary["test"] == expected["test"], "the test metrics of a run that was never interrupted"
+
+
+WORKER = [*TINY, "trainer.test_after_fit=false", "optim.lr=tag(log, interval(1e-4, 1e-1))"]
+
+
+def submit_workers(slurm, cwd: Path, tasks: int, args) -> str:
+    """`sbatch --array=0-(tasks-1)` of one `dlrun -m ARGS` (1 CPU each): the job id."""
+    command = shlex.join([sys.executable, "-m", "dlrun", "-m", *args])
+    done = subprocess.run(["sbatch", "--parsable", f"--array=0-{tasks - 1}", "--cpus-per-task=1", "--mem=2G",
+                           f"--chdir={cwd}", f"--output={cwd}/worker-%a.log", "--wrap", command],
+                          capture_output=True, text=True, env=cli_env({**slurm.env, "OMP_NUM_THREADS": "1"}))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def wait_for_job(slurm, job: str, timeout: float = 600) -> None:
+    wait_for(lambda: not slurm.command("squeue", "-h", "-j", job).strip(), f"job {job} to end", timeout)
+
+
+def worker_logs(cwd: Path) -> str:
+    return "\n".join(path.read_text() for path in sorted(cwd.glob("worker-*.log")))
+
+
+def assert_completed(sweep_dir: Path, n: int) -> list:
+    """n completed trials with distinct points in the study and in summary.csv."""
+    rows = summary_rows(sweep_dir)
+    assert [row["status"] for row in rows] == ["completed"] * n, rows
+    assert len({row["optim.lr"] for row in rows}) == n, "two trials drew the same point"
+    return rows
+
+
+def test_a_job_array_of_workers_runs_exactly_n_trials_of_one_study(tmp_path, slurm):
+    sweep_dir = tmp_path / "array"
+    job = submit_workers(slurm, tmp_path, 3, [*WORKER, "hydra.sweeper.n_trials=6", f"hydra.sweep.dir={sweep_dir}"])
+    wait_for_job(slurm, job)
+    logs = worker_logs(tmp_path)
+    assert len(list(tmp_path.glob("worker-*.log"))) == 3 and "Traceback" not in logs, logs[-3000:]
+    rows = assert_completed(sweep_dir, 6)
+    ran = [trial for trial in studies.load(sweep_dir).trials if trial.state.name == "COMPLETE"]
+    assert sorted(trial.number for trial in ran) == sorted(int(row["trial"]) for row in rows)
+    assert len({trial.user_attrs[WORKER_ATTR] for trial in ran}) >= 2, "the array's tasks shared the trials"
+
+
+def test_a_worker_job_cancelled_mid_trial_has_its_trial_retried_by_the_others(tmp_path, slurm):
+    sweep_dir = tmp_path / "cancelled"
+    longer = [*WORKER, "trainer.max_epochs=30", "hydra.sweeper.n_trials=4", f"hydra.sweep.dir={sweep_dir}"]
+    job = submit_workers(slurm, tmp_path, 2, longer)
+    wait_for(lambda: len(list(sweep_dir.glob("*/metrics.csv"))) >= 2, "both workers to be training")
+    slurm.command("scancel", f"{job}_0")
+    wait_for_job(slurm, job)
+    trials = studies.load(sweep_dir).trials
+    interrupted = [trial for trial in trials if trial.user_attrs.get("status") == "interrupted"]
+    assert len(interrupted) == 1, [(t.number, t.state.name, t.user_attrs) for t in trials]
+    (retried,) = [trial for trial in trials if trial.user_attrs.get(RETRY_ATTR) == interrupted[0].number]
+    assert retried.state.name == "COMPLETE" and retried.params == interrupted[0].params
+    rows = {row["trial"]: row for row in summary_rows(sweep_dir)}
+    assert rows[str(interrupted[0].number)]["status"] == "interrupted"
+    assert sum(row["status"] == "completed" for row in rows.values()) == 4
