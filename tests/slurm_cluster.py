@@ -20,7 +20,7 @@ PACKAGES = ("slurm-wlm", "munge")
 NEEDED = ("slurmctld", "slurmd", "sbatch", "squeue", "scancel", "munged")
 MUNGE_KEY = Path("/etc/munge/munge.key")
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
-NODE = "dlrun-node"
+NODE = socket.gethostname()  # a name that resolves: Lightning reaches rank 0 at the first node of SLURM_NODELIST
 PARTITION = "debug"
 
 

@@ -203,3 +203,25 @@ def test_a_worker_job_cancelled_mid_trial_has_its_trial_retried_by_the_others(tm
     rows = {row["trial"]: row for row in summary_rows(sweep_dir)}
     assert rows[str(interrupted[0].number)]["status"] == "interrupted"
     assert sum(row["status"] == "completed" for row in rows.values()) == 4
+
+
+def test_ddp_over_two_tasks_of_one_job_matches_ddp_on_one_machine(tmp_path, slurm):
+    """hardware=ddp_cpu through the launcher: one job of 2 tasks (1 CPU each), each a gloo rank
+    started by srun; the metrics those ranks reach are the ones dlrun's own 2 ranks reach here."""
+    train = [*TINY, "hardware=ddp_cpu", "optim.lr=0.01"]
+    sweep_dir = tmp_path / "ddp"
+    result = run_cli(["-m", *SLURM, *train, f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, env=slurm.env)
+    assert result.returncode == 0, result.output[-3000:]
+    (script,) = submitted(sweep_dir)
+    assert {"#SBATCH --ntasks-per-node=2", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=8GB"} <= set(script.splitlines())
+    on_slurm = read_json(sweep_dir / "0" / "summary.json")
+    records = [read_json(sweep_dir / "0" / "ranks" / f"rank-{rank}.json") for rank in (0, 1)]
+    assert [record["cluster_environment"] for record in records] == ["SLURMEnvironment"] * 2
+    assert [record["world_size"] for record in records] == [2, 2]
+    here = run_cli([*train, f"hydra.run.dir={tmp_path / 'here'}"], cwd=tmp_path)
+    assert here.returncode == 0, here.output[-3000:]
+    expected = read_json(tmp_path / "here" / "summary.json")
+    assert on_slurm["status"] == expected["status"] == "completed"
+    assert on_slurm["global_step"] == expected["global_step"]
+    assert on_slurm["test"] == pytest.approx(expected["test"], rel=1e-6)
+    assert on_slurm["final"] == pytest.approx(expected["final"], rel=1e-6)
