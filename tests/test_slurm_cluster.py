@@ -19,6 +19,7 @@ import pytest
 from conftest import TINY, cli_env, read_json, run_cli, start_cli
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.workers import RETRY_ATTR, WORKER_ATTR
+from test_sweep_workers import postgres_url  # noqa: F401  (the session's PostgreSQL server, a fixture)
 
 pytestmark = pytest.mark.slow
 SLURM = ["launcher=submitit_slurm", "hydra.launcher.partition=debug"]
@@ -186,6 +187,19 @@ def test_a_job_array_of_workers_runs_exactly_n_trials_of_one_study(tmp_path, slu
     ran = [trial for trial in studies.load(sweep_dir).trials if trial.state.name == "COMPLETE"]
     assert sorted(trial.number for trial in ran) == sorted(int(row["trial"]) for row in rows)
     assert len({trial.user_attrs[WORKER_ATTR] for trial in ran}) >= 2, "the array's tasks shared the trials"
+
+
+def test_a_job_array_of_workers_shares_one_postgres_study(tmp_path, slurm, postgres_url):  # noqa: F811
+    sweep_dir = tmp_path / "array-pg"
+    where = [f"hydra.sweeper.storage={postgres_url}", "hydra.sweeper.study_name=slurm-array"]
+    job = submit_workers(slurm, tmp_path, 3, [*WORKER, "hydra.sweeper.n_trials=6", *where,
+                                              f"hydra.sweep.dir={sweep_dir}"])
+    wait_for_job(slurm, job)
+    logs = worker_logs(tmp_path)
+    assert "Traceback" not in logs, logs[-3000:]
+    assert_completed(sweep_dir, 6)
+    summary = run_cli(["summary", str(sweep_dir)], cwd=tmp_path)  # the study found through study.json
+    assert summary.returncode == 0 and f"sweep {sweep_dir}: 6 trials (6 completed)" in summary.stdout, summary.output
 
 
 def test_a_worker_job_cancelled_mid_trial_has_its_trial_retried_by_the_others(tmp_path, slurm):
