@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 TRIAL = ["trainer.max_epochs=2", "trainer.limit_train_batches=5", "trainer.limit_val_batches=2",
          "trainer.test_after_fit=false", "trainer.progress_bar=false", "hardware.threads=1",
@@ -85,6 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     trials, tasks = (4, [1, 2]) if args.smoke else (args.trials, [int(k) for k in args.tasks.split(",")])
     import slurm_cluster
+    from sweep import machine_parallelism
 
     cluster = None if args.slurm_conf else slurm_cluster.start(Path(tempfile.mkdtemp(prefix="dlrun-slurm-bench-")))
     conf = args.slurm_conf or str(cluster.conf)
@@ -100,6 +102,8 @@ def main() -> None:
             for count in tasks:
                 wall, sweep_dir = job_array(work, trials, count, env)
                 report(f"job array of {count} task(s)", wall, sweep_dir, trials, min(count, cpus))
+            print(f"machine check: two 1-thread torch processes did {machine_parallelism():.2f}x the work of one "
+                  f"(2.00 on 2 idle cores; load average {os.getloadavg()[0]:.1f})")
     finally:
         if cluster is not None:
             slurm_cluster.stop(cluster)
