@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             slurm_cluster.stop(cluster)
+            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -159,16 +159,37 @@ def start(root: Path) -> Cluster:
 
 
 def stop(cluster: Cluster) -> None:
-    """Cancel what is left, then stop slurmd and slurmctld (munged stays: other users may share it)."""
+    """Cancel what is left and let it go, stop slurmd and slurmctld, then end any job step this
+    cluster's slurmd left behind (munged stays: other users may share it)."""
     cluster.command("scancel", "--full", "-u", "root", check=False)
+    cluster.wait_idle(timeout=30)
     for pid_file in ("slurmd.pid", "slurmctld.pid"):
         path = cluster.root / pid_file
         if path.is_file():
-            try:
-                os.kill(int(path.read_text().split()[0]), 15)
-            except (ProcessLookupError, ValueError):
-                pass
+            _end(int(path.read_text().split()[0]))
     time.sleep(1)
+    for pid in _steps_of(cluster):
+        _end(pid, signal=9)
+
+
+def _end(pid: int, signal: int = 15) -> None:
+    try:
+        os.kill(pid, signal)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _steps_of(cluster: Cluster) -> list:
+    """slurmstepd processes of this cluster (their environment names its slurm.conf)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "slurmstepd" and \
+                    f"SLURM_CONF={cluster.conf}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ pytestmark = pytest.mark.slow
 SLURM = ["launcher=submitit_slurm", "hydra.launcher.partition=debug"]
 
 
+@pytest.fixture(autouse=True)
+def free_node(slurm):
+    """Each test starts on an idle node: what a failed test left queued is cancelled after it."""
+    yield
+    slurm.command("scancel", "--full", "-u", "root", check=False)
+    slurm.wait_idle(timeout=60)
+
+
 def summary_rows(sweep_dir: Path) -> list:
     with open(sweep_dir / "summary.csv") as handle:
         return list(csv.DictReader(handle))
