@@ -105,7 +105,11 @@ def test_a_job_bigger_than_the_partition_is_refused_before_it_is_submitted(tmp_p
     assert (f"hydra.launcher.cpus_per_task=64 x tasks_per_node=1: partition debug's nodes have {slurm.cpus} CPUs; "
             f"set hydra.launcher.cpus_per_task={slurm.cpus}") in result.stderr
     assert "Traceback" not in result.output and not sweep_dir.exists()
-    assert not slurm.command("squeue", "-h").strip(), "nothing was submitted"
+    elsewhere = run_cli(["-m", "launcher=submitit_slurm", "hydra.launcher.partition=gpu", "optim.lr=0.1,0.01",
+                         f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, env=slurm.env)
+    assert elsewhere.returncode == 2, elsewhere.output[-3000:]
+    assert "hydra.launcher.partition=gpu: not a partition of this cluster; partitions: debug" in elsewhere.stderr
+    assert not sweep_dir.exists() and not slurm.command("squeue", "-h").strip(), "nothing was submitted"
 
 
 def job_ids(sweep_dir: Path) -> list:
