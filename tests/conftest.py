@@ -79,6 +79,27 @@ def read_json(path: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+def slurm():
+    """A real one-node SLURM cluster (tests/slurm_cluster.py: slurm-wlm and munge installed with
+    apt-get where missing), one for the whole session, stopped after the tests; its SLURM_CONF in
+    `.env` for the dlrun processes that submit to it. Skipped only where apt cannot install it."""
+    import shutil
+    import tempfile
+
+    import slurm_cluster
+
+    try:
+        cluster = slurm_cluster.start(Path(tempfile.mkdtemp(prefix="dlrun-slurm-")))
+    except slurm_cluster.Unavailable as reason:
+        pytest.skip(str(reason))
+    try:
+        yield cluster
+    finally:
+        slurm_cluster.stop(cluster)
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """(summary, run folder) of one finished TINY run of the default experiment, trained once
     for every test that only reads such a run (its checkpoints, metrics, summary)."""

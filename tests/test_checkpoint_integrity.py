@@ -135,3 +135,21 @@ def test_recorded_paths_resolve_against_the_run_folder(tmp_path):
     assert recorded_path(run, None) is None
     assert as_recorded(run, run / "checkpoints" / "best.ckpt") == "checkpoints/best.ckpt"
     assert as_recorded(run, tmp_path / "other.ckpt") == str(tmp_path / "other.ckpt")
+
+
+def test_an_hpc_checkpoint_checksum_does_not_fool_lightning_version_parse(tmp_path):
+    """A SLURM-requeued job resumes from the hpc_ckpt_N.ckpt Lightning finds by the digits in
+    every name of the run folder: its sidecar lives in hpc_checksums/, and is checked on load."""
+    import torch
+    from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
+
+    from dlrun.training.checkpoint_io import AtomicCheckpointIO, write_checkpoint
+
+    write_checkpoint({"global_step": 3}, tmp_path / "hpc_ckpt_1.ckpt")
+    assert sidecar(tmp_path / "hpc_ckpt_1.ckpt") == tmp_path / "hpc_checksums" / "hpc_ckpt_1.ckpt.sha256"
+    verify_checksum(tmp_path / "hpc_ckpt_1.ckpt")
+    # where Lightning saves the next one: hpc_ckpt_2, not hpc_ckpt_1257
+    assert _CheckpointConnector.hpc_save_path(tmp_path) == str(tmp_path / "hpc_ckpt_2.ckpt")
+    (tmp_path / "hpc_ckpt_1.ckpt").write_bytes(torch.zeros(1).numpy().tobytes())
+    with pytest.raises(CheckpointError, match="corrupt"):
+        AtomicCheckpointIO().load_checkpoint(tmp_path / "hpc_ckpt_1.ckpt")

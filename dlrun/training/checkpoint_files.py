@@ -4,6 +4,11 @@ Paths in summary.json are relative to the run folder (absolute in older runs), s
 or moved run folder reads its own files. Next to every checkpoint X.ckpt the writer leaves
 X.ckpt.sha256 in sha256sum's format (`<64 hex digits>  X.ckpt`); a reader checks it before
 loading (a file without one, from an older run, is accepted). Standard library only.
+
+The hpc checkpoints Lightning writes when SLURM warns a job (hpc_ckpt_N.ckpt, in the run
+folder) keep theirs in the run folder's hpc_checksums/: Lightning finds the one to resume from
+by the digits after "hpc_ckpt_" in every name of the run folder, and would read
+hpc_ckpt_1.ckpt.sha256 as version 1256.
 """
 
 from __future__ import annotations
@@ -17,11 +22,16 @@ from typing import Optional
 from dlrun.base.errors import CheckpointError
 
 SIDECAR_SUFFIX = ".sha256"
+HPC_PREFIX = "hpc_ckpt_"  # Lightning's name for a SLURM requeue checkpoint
+HPC_SIDECARS = "hpc_checksums"  # no "ckpt_" in it: Lightning's version parse skips it
 _CHUNK = 1 << 20
 
 
 def sidecar(path) -> Path:
+    """X.ckpt.sha256 beside X.ckpt; for Lightning's hpc_ckpt_N.ckpt, in hpc_checksums/ beside it."""
     path = Path(path)
+    if path.name.startswith(HPC_PREFIX):
+        return path.parent / HPC_SIDECARS / (path.name + SIDECAR_SUFFIX)
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 

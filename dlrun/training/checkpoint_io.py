@@ -3,7 +3,9 @@
 Every checkpoint (best.ckpt, last.ckpt) is serialised in memory, written to a temporary
 file beside its target and renamed into place (dlrun.base.atomic), so a kill or a full disk
 leaves the previous good checkpoint loadable. Its SHA-256 goes to `NAME.ckpt.sha256`
-(dlrun.training.checkpoint_files: sha256sum's format); readers verify it before loading.
+(dlrun.training.checkpoint_files: sha256sum's format; Lightning's hpc_ckpt_N.ckpt keep theirs
+in hpc_checksums/); readers verify it before loading, Lightning's own loads included (the
+hpc checkpoint a requeued SLURM job resumes from).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from dlrun.base import atomic
-from dlrun.training.checkpoint_files import sidecar, sidecar_text
+from dlrun.training.checkpoint_files import sidecar, sidecar_text, verify_checksum
 
 
 def write_checkpoint(checkpoint: dict, path) -> None:
@@ -28,6 +30,7 @@ def write_checkpoint(checkpoint: dict, path) -> None:
     atomic.write_bytes(path, data)
     # the checkpoint first: a kill between the two renames leaves a pair that reads as
     # corrupt (refused, named), never a stale checkpoint that passes
+    sidecar(path).parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(sidecar(path), sidecar_text(path, hashlib.sha256(data).hexdigest()))
 
 
@@ -36,6 +39,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         write_checkpoint(checkpoint, path)
+
+    def load_checkpoint(self, path, *args, **kwargs):
+        verify_checksum(path)
+        return super().load_checkpoint(path, *args, **kwargs)
 
     def remove_checkpoint(self, path) -> None:
         super().remove_checkpoint(path)

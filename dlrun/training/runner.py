@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from omegaconf import DictConfig, OmegaConf
 
-from dlrun.distributed.env import is_global_zero
+from dlrun.distributed.env import in_slurm_tasks, is_global_zero
 from dlrun.training.hooks import RunHooks, RunStopped
 from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
 from dlrun.training.summary import new_summary, write_summary
@@ -109,6 +109,20 @@ def _appending_metrics(run_dir: Path, resume_from):
         earlier.unlink()
 
 
+def requeued_checkpoint(run_dir: Path):
+    """The hpc checkpoint a requeued SLURM job resumes from (Lightning's hpc_ckpt_N.ckpt with the
+    highest N, saved when SLURM warned the job before its time limit); None elsewhere. Lightning
+    would find it itself: named here so that the run resumes as `dlrun resume` does (metrics.csv
+    continued, summary.json's resumed_from)."""
+    from dlrun.training.checkpoint_files import HPC_PREFIX
+
+    if not in_slurm_tasks():
+        return None
+    versions = {path: path.name[len(HPC_PREFIX):-len(".ckpt")] for path in run_dir.glob(f"{HPC_PREFIX}*.ckpt")}
+    numbered = [(int(version), path) for path, version in versions.items() if version.isdigit()]
+    return max(numbered)[1] if numbered else None
+
+
 def _step_of(row: dict) -> float:
     try:
         return float(row.get("step") or 0)
@@ -165,6 +179,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
     logging.raiseExceptions = False  # a full disk: no traceback per log line that run.log cannot take
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = resume_from if resume_from is not None else requeued_checkpoint(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     summary = new_summary(cfg.name, run_dir, config, cfg.objective)
     if resume_from is not None:

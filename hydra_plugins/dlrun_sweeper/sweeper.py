@@ -40,6 +40,7 @@ class DlrunSweeper(Sweeper):
         if problem:  # before Hydra builds the launcher and fails with a traceback
             with exiting_on_bad_input("sweep"):
                 raise ConfigError([problem])
+        _size_slurm_jobs(config)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -73,10 +74,14 @@ class DlrunSweeper(Sweeper):
         # as Hydra's own sweeper leaves it; whole, though every worker of the sweep writes it
         atomic.write_text(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         launch_batch = self.launch_population if hasattr(self.launcher, "launch_members") else None
+        queue = _watch_slurm_queue(request.launcher, self.sweep_dir)
         try:
             return run_sweep(request, planned, self.launch_trial, summarize, study, launch_batch)
         except SweepAborted as error:
             raise SweepError(f"dlrun sweep: {error}") from None
+        finally:
+            if queue is not None:
+                queue.stop()
 
     def _trial_config(self, overrides, with_hydra: bool = False):
         """(the trial's validated config, None), or (None, why it must not run: composition or validation).
@@ -199,6 +204,39 @@ def _name_config_folders(config, sources) -> None:
     entries = list(config.hydra.searchpath)
     with open_dict(config):
         config.hydra.searchpath = entries + [entry for entry in sources.searchpath_entries() if entry not in entries]
+
+
+def _size_slurm_jobs(config) -> None:
+    """A SLURM launcher's null sizes filled in from the trial config (dlrun.sweeps.slurm), then
+    checked against the partition: a job no node can hold is a config error, not a job pending forever."""
+    from omegaconf import OmegaConf, open_dict
+
+    from dlrun.sweeps import slurm
+
+    launcher = OmegaConf.to_container(config.hydra.launcher, resolve=True)
+    if not slurm.is_slurm(launcher):
+        return
+    sizes = slurm.job_sizes(launcher, config)
+    with open_dict(config):
+        for key, value in sizes.items():
+            config.hydra.launcher[key] = value
+    problem = slurm.partition_problem({**launcher, **sizes})
+    if problem:
+        with exiting_on_bad_input("sweep"):
+            raise ConfigError([problem])
+
+
+def _watch_slurm_queue(launcher: dict, sweep_dir: Path):
+    """On SLURM: submitit's warnings to the sweep's slurm.log, and a line while jobs wait (a started thread)."""
+    from dlrun.sweeps import slurm
+
+    if not slurm.is_slurm(launcher):
+        return None
+    slurm.quiet_submitit(sweep_dir)
+    folder = Path(str(launcher.get("submitit_folder", sweep_dir / ".submitit" / "%j")))
+    queue = slurm.QueueWatch(folder.parent if "%j" in folder.name else folder)
+    queue.start()
+    return queue
 
 
 def _env_override(name: str, value: str) -> str:
