@@ -24,7 +24,8 @@ bench: install
 # with every direct dependency at its declared lower bound (uv's lowest-direct resolution; the
 # rest at their newest), then the fast tests, one run and one 2-trial sweep through the CLI.
 # Not part of `make test`: the lowest torch is a CUDA build, about 3.5 GB to download once.
-LOWEST = .venv-lowest
+# The lowest Python: make test-lowest PYTHON=python3.10 LOWEST=.venv-lowest-3.10
+LOWEST ?= .venv-lowest
 LOWEST_PY = $(LOWEST)/env/bin/python
 UV = $(LOWEST)/tools/bin/uv
 

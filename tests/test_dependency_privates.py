@@ -9,6 +9,7 @@ without a pin here fails too."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import pickle
 import re
@@ -90,6 +91,11 @@ def test_launcher_loggers_quieted_in_config_yaml_are_the_launchers_own(module_na
     logger = module.log
     assert isinstance(logger, logging.Logger) and logger.name == module_name
     assert any(logger.name == name or logger.name.startswith(name + ".") for name in _yaml_logger_names())
+
+
+def test_every_logger_named_in_config_yaml_is_a_module_that_exists():
+    for name in sorted(_yaml_logger_names()):
+        assert importlib.util.find_spec(name) is not None, f"conf/config.yaml quiets logger {name}: no such module"
 
 
 # -- Optuna --------------------------------------------------------------------------------
