@@ -35,6 +35,7 @@ test-lowest:
 	$(UV) pip compile --quiet --python $(LOWEST_PY) --resolution lowest-direct --extra dev \
 		-o $(LOWEST)/requirements.txt pyproject.toml
 	$(UV) pip sync --quiet --python $(LOWEST_PY) $(LOWEST)/requirements.txt
+	$(UV) pip install --quiet --python $(LOWEST_PY) pip setuptools wheel  # tests build dlrun's wheel
 	$(UV) pip install --quiet --python $(LOWEST_PY) --no-deps -e .
 	$(LOWEST_PY) tests/lowest/check_bounds.py
 	PYTHONPATH= $(LOWEST_PY) -m pytest -q -m "not slow" -p no:cacheprovider
