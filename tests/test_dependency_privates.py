@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import logging
 import pickle
 import re
@@ -68,8 +69,7 @@ def test_hydra_basic_launcher_and_job_return_value():
     from hydra.plugins.launcher import Launcher
 
     assert issubclass(BasicLauncher, Launcher)
-    assert {"hydra_context", "task_function", "config"} <= set(
-        __import__("inspect").signature(BasicLauncher.setup).parameters)
+    assert {"hydra_context", "task_function", "config"} <= set(inspect.signature(BasicLauncher.setup).parameters)
     failed = JobReturn(status=JobStatus.FAILED, _return_value=ValueError("boom"))
     assert isinstance(failed._return_value, ValueError)  # the exception of a failed job, unraised
     with pytest.raises(ValueError):
