@@ -36,6 +36,7 @@ def _search_space(line: CommandLine, base):
 
     from omegaconf import OmegaConf
 
+    from dlrun.recipe.metrics import objectives
     from dlrun.sweeps.driver import SweepRequest, plan_sweep
     from dlrun.sweeps.settings import SweepSettingsError
     from dlrun.sweeps.space import SearchSpaceError
@@ -44,7 +45,7 @@ def _search_space(line: CommandLine, base):
         with hydra_for(line.source) as hydra:
             request = SweepRequest(
                 settings=OmegaConf.to_container(base.hydra.sweeper, resolve=True), arguments=list(line.overrides),
-                sweep_dir=Path(str(base.hydra.sweep.dir)), objective=str(base.objective),
+                sweep_dir=Path(str(base.hydra.sweep.dir)), objective=objectives(base.objective),
                 launcher=_launcher(base), hydra_overrides=[],
                 config_loader=hydra.config_loader)
             return plan_sweep(request, warn=False).space

@@ -65,6 +65,8 @@ def refined_param(key: str, text: str, top_rows, distribution) -> str:
     """The override for one parameter around the best trials' values."""
     param = parse_space([f"{key}={text}"]).params[key]
     values = [row.params[key] for row in top_rows if key in row.params]
+    if not values:  # a knob only some options take, and no best trial took it: searched as before
+        return f"{key}={text}"
     if param.discrete:
         kept = [value for value in param.grid_values() if value in values]
         return f"{key}={','.join(override_value(value) for value in kept)}"

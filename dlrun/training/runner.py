@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from dlrun.distributed.env import is_global_zero
 from dlrun.training.hooks import RunHooks, RunStopped
 from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
-from dlrun.training.summary import new_summary, write_summary
+from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
 
 log = logging.getLogger("dlrun")
 
@@ -63,6 +63,7 @@ def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, re
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, task = build_components(cfg, initialise=resume_from is None)
     summary["spec"] = datamodule.spec.to_dict()
+    summary["params"] = parameter_count(task)
     trainer = build_trainer(cfg, run_dir, callback_factories=hooks.callbacks)
     holder.trainer = trainer
     # a resume restores weights, optimizer, schedule, loops, callbacks and random states;
@@ -198,6 +199,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
         except Exception as error:
             log.error("could not collect results: %s", _one_line(error))
         summary["wall_time_s"] = time.time() - started
+        record_objectives(summary)
         summary.update(finish_loggers(holder.trainer, summary))  # e.g. the W&B run closed, its id kept in summary.json
         if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
             _write_final_summary(summary, run_dir)
