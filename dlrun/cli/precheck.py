@@ -75,7 +75,8 @@ def sweep_points(space) -> list:
     points = [probe]
     for key, param in space.params.items():
         if isinstance(param.distribution, CategoricalDistribution):
-            points += [{**probe, key: choice} for choice in param.distribution.choices[1:]]
+            full = {**probe, **{k: p.representative() for k, p in space.params.items() if k not in probe}}
+            points += [space.active({**full, key: choice}) for choice in param.distribution.choices[1:]]
     return points[: 1 + MORE_SWEEP_POINTS]
 
 
