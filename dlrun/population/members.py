@@ -20,7 +20,7 @@ import torch
 from dlrun.callbacks.divergence import DivergenceGuard
 from dlrun.training.checkpoint_io import write_checkpoint
 from dlrun.training.history import MetricHistory
-from dlrun.recipe.metrics import direction, primary_objective
+from dlrun.recipe.metrics import direction, objectives, primary_objective
 from dlrun.training.metrics_file import METRICS_FILE, write_metric_rows
 from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
 from dlrun.recipe.transfer import TASK_MODEL_PREFIX
@@ -53,7 +53,7 @@ class Member:
     def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None, transform=None) -> "Member":
         run_dir = Path(run_dir).resolve()
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        summary = new_summary(config["name"], run_dir, config, config["objective"])
+        summary = new_summary(config["name"], run_dir, config, objectives(config["objective"]))
         summary["spec"] = spec.to_dict()
         write_summary(summary, run_dir)  # from the first second, as a single run
         divergence = config["callbacks"]["divergence"]

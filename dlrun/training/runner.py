@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.distributed.env import is_global_zero
+from dlrun.recipe.metrics import objectives
 from dlrun.training.hooks import RunHooks, RunStopped
 from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
 from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
@@ -167,7 +168,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.to_container(cfg, resolve=True)
-    summary = new_summary(cfg.name, run_dir, config, cfg.objective)
+    summary = new_summary(cfg.name, run_dir, config, objectives(cfg.objective))
     if resume_from is not None:
         summary["resumed_from"] = str(resume_from)
         summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs

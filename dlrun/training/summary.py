@@ -16,7 +16,6 @@ from dlrun import __version__
 from dlrun.base import atomic
 from dlrun.training.checkpoint_files import as_recorded, recorded_path
 from dlrun.base.ownership import live_owner, read_owner
-from dlrun.recipe.metrics import objectives, primary_objective
 
 SUMMARY_FILE = "summary.json"
 STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned", "crashed")
@@ -35,17 +34,19 @@ def _clean(value):
     return value
 
 
-def new_summary(name: str, run_dir: Path, config: dict, objective) -> dict:
-    """`objective`: the config's, a metric name or a list of them (the first picks the checkpoint)."""
+def new_summary(name: str, run_dir: Path, config: dict, objectives) -> dict:
+    """`objectives`: the metric names (dlrun.recipe.metrics.objectives of the config's), the first
+    the one that picks the checkpoint; or one name."""
+    names = [objectives] if isinstance(objectives, str) else list(objectives)
     return {
         "status": "running",
         "name": name,
         "run_dir": str(run_dir),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "dlrun_version": __version__,
-        "objective": {"metric": primary_objective(objective), "value": None},
+        "objective": {"metric": names[0], "value": None},
         # every objective's value once the run ends (objective_values); a sweep tells these
-        "objectives": {name: None for name in objectives(objective)},
+        "objectives": dict.fromkeys(names),
         "params": None,  # the model's parameter count
         "final": {},
         "best": {},
