@@ -26,7 +26,7 @@ def non_dominated(points: dict) -> set:
 
 @pytest.mark.slow
 def test_multi_objective_sweep_marks_the_pareto_front_and_reads_back(tmp_path):
-    result, sweep_dir = sweep_cli(tmp_path, "objective=[val/loss,params]", "model.width=choice(8,32,64)",
+    result, sweep_dir = sweep_cli(tmp_path, *SHORT, "objective=[val/loss,params]", "model.width=choice(8,32,64)",
                                   "optim.lr=tag(log, interval(1e-3, 1e-1))", "hydra.sweeper.n_trials=6")
     assert result.returncode == 0, result.output[-3000:]
     runs = trial_summaries(sweep_dir)

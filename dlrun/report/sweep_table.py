@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from dlrun.base import atomic
+from dlrun.recipe.metrics import objectives
 from dlrun.report.runs import format_value
 from dlrun.report.sweep_plots import write_sweep_plots
 from dlrun.sweeps import study as studies
@@ -41,10 +42,6 @@ def _format(value) -> str:
     return format_value(value, 4)
 
 
-def _objective_list(objective) -> list:
-    return [objective] if isinstance(objective, str) else list(objective)
-
-
 def _objective_cells(row, names: list) -> list:
     """The row's value of each objective, then (several objectives) whether it is on the Pareto front."""
     values = list(row.values) if row.values else [row.value] + [None] * (len(names) - 1)
@@ -53,7 +50,7 @@ def _objective_cells(row, names: list) -> list:
 
 def write_csv(rows, path: Path, objective) -> Path:
     """`objective`: the metric name, or the list of them (adds a `pareto` column: true on the front)."""
-    names = _objective_list(objective)
+    names = objectives(objective)
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
     with atomic.replacing(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -71,7 +68,7 @@ def write_csv(rows, path: Path, objective) -> Path:
 def sweep_table(rows, objective):
     from rich.table import Table
 
-    names = _objective_list(objective)
+    names = objectives(objective)
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
     table = Table(show_header=True, header_style="bold")
     for column in ("trial", "status", *names, *(["pareto"] if len(names) > 1 else []), *keys, "wall time", "note"):

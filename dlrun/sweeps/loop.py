@@ -18,6 +18,7 @@ import math
 import threading
 from dataclasses import dataclass
 
+from dlrun.recipe.metrics import objectives
 from dlrun.training.summary import read_summary
 from dlrun.sweeps.claims import Claims, counted_trials  # noqa: F401  (counted_trials: the driver's)
 from dlrun.base.optuna_private import storage_of, trial_id
@@ -138,7 +139,7 @@ class Worker:
     def __init__(self, study, space, plan, launch, objective, presence, worker: str, on_told=None,
                  launch_batch=None, settle=None):
         self.study, self.space, self.plan, self.launch = study, space, plan, launch
-        self.objective = [objective] if isinstance(objective, str) else list(objective)  # the metric names
+        self.objective = objectives(objective)  # the metric names
         self.launch_batch = launch_batch
         self.settle = settle  # a dead worker's trial -> told what its folder recorded (reap's hook)
         self.planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
