@@ -4,6 +4,8 @@ trial; the tests read summary.csv and each trial's summary.json."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from conftest import read_json, run_cli
@@ -92,6 +94,11 @@ def test_a_knob_is_searched_only_for_the_options_that_take_it(tmp_path):
         else:
             assert row["optim.momentum"] == "" and "optim.momentum" not in params[number]
             assert "momentum" not in optim, "the option got no momentum at all"
+
+    refine = run_cli(["refine", str(sweep_dir)], cwd=tmp_path)  # keeps the knob only with an option that takes it
+    assert refine.returncode == 0, refine.output
+    checked = run_cli(["validate", *shlex.split(refine.stdout.strip())[1:]], cwd=tmp_path)
+    assert checked.returncode == 0, f"{refine.stdout}\n{checked.output}"
 
 
 def test_a_grid_runs_an_option_without_the_knob_once():
