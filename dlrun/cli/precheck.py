@@ -73,10 +73,10 @@ def sweep_points(space) -> list:
 
     probe = space.probe()
     points = [probe]
+    every_knob = {key: param.representative() for key, param in space.params.items()}  # space.active() keeps the right ones
     for key, param in space.params.items():
         if isinstance(param.distribution, CategoricalDistribution):
-            full = {**probe, **{k: p.representative() for k, p in space.params.items() if k not in probe}}
-            points += [space.active({**full, key: choice}) for choice in param.distribution.choices[1:]]
+            points += [space.active({**every_knob, key: choice}) for choice in param.distribution.choices[1:]]
     return points[: 1 + MORE_SWEEP_POINTS]
 
 

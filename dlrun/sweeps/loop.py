@@ -87,7 +87,7 @@ def outcome_from_run(run_dir, value=None, exception=None) -> Outcome:
         if several is not None:
             return several
         value = value if value is not None else (summary.get("objective") or {}).get("value")
-        finite = isinstance(value, (int, float)) and math.isfinite(value)
+        finite = _finite(value)
         return Outcome("completed" if finite else "failed", float(value) if finite else None,
                        None if finite else "the run gave no finite value of the objective metric",
                        str(run_dir) if run_dir else None, summary.get("wall_time_s"))
