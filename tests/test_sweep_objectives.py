@@ -111,6 +111,7 @@ def test_a_grid_runs_an_option_without_the_knob_once():
     assert parse_space(["optim.lr=0.1,0.2", "optim.momentum=0.5,0.9"]).conditions == {}
 
 
+@pytest.mark.slow
 def test_single_run_records_every_objective(tmp_path):
     import dlrun
     from conftest import TINY
