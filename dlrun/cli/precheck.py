@@ -73,7 +73,8 @@ def sweep_points(space) -> list:
 
     probe = space.probe()
     points = [probe]
-    every_knob = {key: param.representative() for key, param in space.params.items()}  # space.active() keeps the right ones
+    # every knob's middle: space.active() keeps those the point's options take
+    every_knob = {key: param.representative() for key, param in space.params.items()}
     for key, param in space.params.items():
         if isinstance(param.distribution, CategoricalDistribution):
             points += [space.active({**every_knob, key: choice}) for choice in param.distribution.choices[1:]]

@@ -107,8 +107,8 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
              else f"{len(space.grid())} trials (every combination)")
     log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time (worker %s, study %s)", request.sweep_dir,
              total, f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
-             settings.pruner, "/".join(settings.directions), ",".join(objectives(request.objective)), plan.n_jobs, worker,
-             study.study_name)
+             settings.pruner, "/".join(settings.directions), ",".join(objectives(request.objective)), plan.n_jobs,
+             worker, study.study_name)
     if reaped:
         log.warning("%d trial(s) left running by a stopped worker: marked interrupted, not counted, their points "
                     "queued again", reaped)

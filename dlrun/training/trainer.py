@@ -55,7 +55,8 @@ def checkpoint_callback(cfg, run_dir: Path):
     # last.ckpt is dlrun.callbacks.resumable's: Lightning 2.6 rewrites it only when best.ckpt improves
     best = _BestCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor=primary_objective(cfg.objective),
-        mode=direction(primary_objective(cfg.objective))[:3], save_top_k=1, save_last=False, enable_version_counter=False,
+        mode=direction(primary_objective(cfg.objective))[:3], save_top_k=1, save_last=False,
+        enable_version_counter=False,
     )
     # no step or time schedule: it saves at validation ends only, and its batch-end hook would check
     # trainer state every step to do nothing; not called at all (a hook that is not callable is
