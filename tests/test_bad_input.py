@@ -173,6 +173,17 @@ CASES = [
     ("sweep nan", ["-m", "optim.lr=nan,0.1"], ["optim.lr=nan"]),
     ("sweep log interval from 0", ["-m", "optim.lr=tag(log, interval(0, 1))"], ["optim.lr=", "log interval"]),
     ("sweep folder under a file", ["-m", "hydra.sweep.dir=afile/sweep", "optim.lr=0.1,0.2"], ["hydra.sweep.dir="]),
+    ("sweep objectives unknown metric", ["-m", "objective=[val/loss,val/f1]", "optim.lr=0.1,0.2"],
+     ["objective=", "val/f1", "params or wall_time"]),
+    ("sweep objectives empty", ["-m", "objective=[]", "optim.lr=0.1,0.2"], ["objective=[]", "a list of distinct"]),
+    ("sweep objectives repeated", ["-m", "objective=[val/loss,params,val/loss]", "optim.lr=0.1,0.2"],
+     ["objective=", "distinct"]),
+    ("sweep objectives params first", ["-m", "objective=[params,val/loss]", "optim.lr=0.1,0.2"],
+     ["objective=", "picks the best checkpoint"]),
+    ("sweep objectives pruned", ["-m", "objective=[val/loss,params]", "hydra.sweeper.pruner=median",
+                                 "optim.lr=0.1,0.2"], ["hydra.sweeper.pruner=median", "multi-objective"]),
+    ("sweep objectives directions", ["-m", "objective=[val/loss,params]", "hydra.sweeper.direction=[minimize]",
+                                     "optim.lr=0.1,0.2"], ["hydra.sweeper.direction=", "one direction per objective"]),
 ]
 
 

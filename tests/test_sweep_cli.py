@@ -219,7 +219,8 @@ def test_a_signal_stops_the_whole_sweep_not_just_its_trial(tmp_path):
 
 @pytest.mark.parametrize("setting, message", [
     ("hydra.sweeper.sampler=bayes", "hydra.sweeper.sampler='bayes': expected one of: sobol, random, tpe, qmc, grid"),
-    ("hydra.sweeper.direction=upward", "hydra.sweeper.direction='upward': expected null, minimize or maximize"),
+    ("hydra.sweeper.direction=upward",
+     "hydra.sweeper.direction='upward': expected null, minimize, maximize or a list of them"),
     ("hydra.sweeper.sampler=grid", "is an interval, which a grid cannot enumerate"),
     ("hydra.sweeper.n_trials=null", "is an interval, so the sweep needs a trial count"),
 ])

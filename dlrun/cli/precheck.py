@@ -36,6 +36,7 @@ def _search_space(line: CommandLine, base):
 
     from omegaconf import OmegaConf
 
+    from dlrun.recipe.metrics import objectives
     from dlrun.sweeps.driver import SweepRequest, plan_sweep
     from dlrun.sweeps.settings import SweepSettingsError
     from dlrun.sweeps.space import SearchSpaceError
@@ -44,7 +45,7 @@ def _search_space(line: CommandLine, base):
         with hydra_for(line.source) as hydra:
             request = SweepRequest(
                 settings=OmegaConf.to_container(base.hydra.sweeper, resolve=True), arguments=list(line.overrides),
-                sweep_dir=Path(str(base.hydra.sweep.dir)), objective=str(base.objective),
+                sweep_dir=Path(str(base.hydra.sweep.dir)), objective=objectives(base.objective),
                 launcher=_launcher(base), hydra_overrides=[],
                 config_loader=hydra.config_loader)
             return plan_sweep(request, warn=False).space
@@ -72,9 +73,11 @@ def sweep_points(space) -> list:
 
     probe = space.probe()
     points = [probe]
+    # every knob's middle: space.active() keeps those the point's options take
+    every_knob = {key: param.representative() for key, param in space.params.items()}
     for key, param in space.params.items():
         if isinstance(param.distribution, CategoricalDistribution):
-            points += [{**probe, key: choice} for choice in param.distribution.choices[1:]]
+            points += [space.active({**every_knob, key: choice}) for choice in param.distribution.choices[1:]]
     return points[: 1 + MORE_SWEEP_POINTS]
 
 

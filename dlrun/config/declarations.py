@@ -19,7 +19,7 @@ from dlrun.distributed.strategies import STRATEGIES
 from dlrun.loggers.table import LOGGERS
 from dlrun.models.zoo import MODEL
 from dlrun.recipe.init_schemes import INIT
-from dlrun.recipe.metrics import all_metric_names
+from dlrun.recipe.metrics import is_objective_setting, objective_allowed
 from dlrun.recipe.optim import OPTIM
 from dlrun.recipe.schedule import SCHEDULE
 
@@ -27,8 +27,9 @@ TOP_KNOBS = {
     "seed": Knob(integer(0, SEED_LIMIT - 1), "seeds Python, numpy and torch (data splits included)", required=True),
     "name": Knob(Rule(lambda v: isinstance(v, str) and v != "" and "/" not in v, "a non-empty string without '/'"),
                  "the run folder's suffix and the tracker's run name", required=True),
-    "objective": Knob(one_of(all_metric_names()), "the metric that picks the best checkpoint and the sweep's objective",
-                      required=True),
+    "objective": Knob(Rule(is_objective_setting, objective_allowed()),
+                      "the metric that picks the best checkpoint and the sweep's objective; a list: a multi-objective "
+                      "sweep (the first picks the checkpoint)", required=True),
 }
 TRAINER_KNOBS = {
     "max_epochs": Knob(integer(1), "epochs to train", required=True),

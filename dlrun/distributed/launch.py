@@ -23,6 +23,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from dlrun.distributed.env import LAUNCHER_VARIABLE, TORCHRUN
+from dlrun.recipe.metrics import objectives
 from dlrun.distributed.records import LAUNCH_CONFIG, LAUNCH_HOOKS, clear_records, first_failure, ranks_dir, read_records
 from dlrun.training.summary import SUMMARY_FILE, new_summary, read_summary, write_summary
 
@@ -87,7 +88,7 @@ def settle_summary(cfg, run_dir: Path, returncode: int, interrupted: bool, proce
     if written:
         summary = read_summary(run_dir)
     else:
-        summary = new_summary(cfg.name, run_dir, OmegaConf.to_container(cfg, resolve=True), cfg.objective)
+        summary = new_summary(cfg.name, run_dir, OmegaConf.to_container(cfg, resolve=True), objectives(cfg.objective))
     summary["ranks"] = [{key: record.get(key) for key in ("rank", "hostname", "status", "lr", "train_batch_size")}
                         for record in records]
     status, error = _verdict(records, returncode, interrupted, processes)

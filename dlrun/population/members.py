@@ -20,9 +20,9 @@ import torch
 from dlrun.callbacks.divergence import DivergenceGuard
 from dlrun.training.checkpoint_io import write_checkpoint
 from dlrun.training.history import MetricHistory
-from dlrun.recipe.metrics import direction
+from dlrun.recipe.metrics import direction, objectives, primary_objective
 from dlrun.training.metrics_file import METRICS_FILE, write_metric_rows
-from dlrun.training.summary import new_summary, write_summary
+from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
 from dlrun.recipe.transfer import TASK_MODEL_PREFIX
 
 RUNNING, DIVERGED, PRUNED = "running", "diverged", "pruned"
@@ -53,7 +53,7 @@ class Member:
     def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None, transform=None) -> "Member":
         run_dir = Path(run_dir).resolve()
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        summary = new_summary(config["name"], run_dir, config, config["objective"])
+        summary = new_summary(config["name"], run_dir, config, objectives(config["objective"]))
         summary["spec"] = spec.to_dict()
         write_summary(summary, run_dir)  # from the first second, as a single run
         divergence = config["callbacks"]["divergence"]
@@ -95,7 +95,7 @@ class Member:
             return True
         trial, pruner = self.pruning
         self.rounds += 1
-        objective = self.config["objective"]
+        objective = primary_objective(self.config["objective"])
         value = self._last(objective)
         if value is None or not math.isfinite(value):
             return True
@@ -109,7 +109,7 @@ class Member:
 
     def consider_best(self, step: int, epoch: int, network) -> None:
         """Keep the weights of the best validation objective (ModelCheckpoint's choice: strictly better)."""
-        objective = self.config["objective"]
+        objective = primary_objective(self.config["objective"])
         value = self._last(objective)
         if value is None or not math.isfinite(value):
             return
@@ -128,6 +128,8 @@ class Member:
         elif status is not None:
             summary["status"] = status
         summary["global_step"], summary["epochs"] = step, epoch
+        if network is not None:
+            summary["params"] = parameter_count(network)
         summary["best_checkpoint"], summary["last_checkpoint"] = self._write_checkpoints(network, step, epoch)
         summary["final"] = self._final()
         summary["best"] = {name: self.history.best(name)[0] for name in self.history.metric_names()
@@ -136,6 +138,7 @@ class Member:
         summary["objective"]["value"], summary["objective"]["step"] = self.history.best(objective)
         summary["test"] = dict(self.test)
         summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
+        record_objectives(summary)
         test_rows = [{"step": step, "epoch": epoch, **self.test}] if self.test else []
         self.rows = self.history.rows + test_rows
         write_metric_rows(self.run_dir / METRICS_FILE, self.rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from dlrun.base.options import Constraint, Group, Knob, Option, load_object, lookup
 from dlrun.base.rules import MILESTONES, Rule, integer, number, one_of
-from dlrun.recipe.metrics import all_metric_names, direction
+from dlrun.recipe.metrics import all_metric_names, direction, primary_objective
 
 
 def constant(cfg, t, horizon):
@@ -106,7 +106,7 @@ def plateau_schedulers(cfg_schedule, optimizer, total: int) -> list:
     if warmup > 1:  # with one step the first factor is already 1
         linear = LinearLR(optimizer, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup - 1)
         schedulers.append({"scheduler": linear, "interval": cfg_schedule["interval"], "frequency": 1})
-    monitor = cfg_schedule["monitor"]
+    monitor = primary_objective(cfg_schedule["monitor"])  # ${objective}: a multi-objective run's list
     plateau = ReduceLROnPlateau(optimizer, mode=direction(monitor)[:3], factor=cfg_schedule["factor"],
                                 patience=cfg_schedule["patience"], threshold=cfg_schedule["threshold"],
                                 cooldown=cfg_schedule["cooldown"], min_lr=cfg_schedule["min_lr"])
@@ -143,6 +143,9 @@ def _formula_option(impl: str, *knobs: str) -> ScheduleOption:
     return ScheduleOption(impl=f"dlrun.recipe.schedule:{impl}", knobs=knobs)
 
 
+# the metrics a plateau may watch: logged at validation or in training, never test/
+_MONITORED = tuple(name for name in all_metric_names() if not name.startswith("test/"))
+
 SCHEDULE_KNOBS = {
     "interval": Knob(one_of(("step", "epoch")), "step the scheduler every optimizer step or every epoch",
                      required=True),
@@ -156,7 +159,8 @@ SCHEDULE_KNOBS = {
     "pct_start": Knob(number(0, 1, low_open=True, high_open=True), "fraction of the run spent raising the lr"),
     "div_factor": Knob(number(1), "the starting lr is lr / div_factor"),
     "final_div_factor": Knob(number(1), "the last lr is lr / (div_factor * final_div_factor)"),
-    "monitor": Knob(one_of(name for name in all_metric_names() if not name.startswith("test/")),
+    "monitor": Knob(Rule(lambda v: primary_objective(v) in _MONITORED if isinstance(v, (str, list, tuple)) and v
+                         else False, "one of: " + ", ".join(_MONITORED) + " (or a list of objectives: the first)"),
                     "the metric whose stalling divides the lr"),
     "factor": Knob(number(0, 1, low_open=True, high_open=True), "the lr is multiplied by this on a plateau"),
     "patience": Knob(integer(0), "validations without improvement before a reduction"),

@@ -97,7 +97,8 @@ def load_sweeps(folders) -> list:
     for folder in folders:
         study = studies.load(folder)
         rows = sorted(trial_rows(study), key=lambda row: row.number)
-        direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
+        # the first objective's (a multi-objective study has no single direction)
+        direction = "maximize" if study.directions[0] == StudyDirection.MAXIMIZE else "minimize"
         name = sweep_name(folder)
         runs = [_run(row, name, labelled_sweep=len(folders) > 1) for row in rows]
         sweeps.append(Sweep(Path(folder), name, studies.sweep_record(study), direction, runs))

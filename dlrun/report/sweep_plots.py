@@ -1,5 +1,6 @@
 """Sweep plots in SWEEP_DIR/plots/: the objective against each numeric parameter (a log
-axis for a log-scale parameter) and the best value so far against the trial number."""
+axis for a log-scale parameter), the best value so far against the trial number, and for a
+multi-objective sweep the trials on its first two objectives with the Pareto front marked."""
 
 from __future__ import annotations
 
@@ -74,10 +75,37 @@ def plot_best_so_far(rows, objective: str, maximize: bool, plots_dir: Path):
     return save_figure(figure, plots_dir / "best_so_far.png")
 
 
-def write_sweep_plots(rows, distributions: dict, objective: str, maximize: bool, sweep_dir) -> list:
+def plot_pareto_front(rows, objectives: list, plots_dir: Path):
+    """The completed trials on the first two objectives, the Pareto front (over every
+    objective) marked and joined in the order of the first."""
+    done = [row for row in rows if row.status == "completed" and len(row.values) >= 2]
+    if not done:
+        return None
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    others = [row.values[:2] for row in done if not row.pareto]
+    front = sorted(row.values[:2] for row in done if row.pareto)
+    if others:
+        axis.scatter(*zip(*others), c="tab:gray", s=16, label="trial")
+    if front:
+        axis.plot(*zip(*front), c="tab:red", marker="o", label="Pareto front")
+    for row in done:
+        axis.annotate(str(row.number), row.values[:2], fontsize=7, xytext=(3, 3), textcoords="offset points")
+    axis.set_xlabel(objectives[0])
+    axis.set_ylabel(objectives[1])
+    axis.set_title(f"{objectives[1]} vs {objectives[0]}")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    return save_figure(figure, plots_dir / "pareto_front.png")
+
+
+def write_sweep_plots(rows, distributions: dict, objectives: list, maximize: list, sweep_dir) -> list:
+    """`objectives`, `maximize`: one each per objective; the plots but the Pareto front's are the first's."""
     plots_dir = Path(sweep_dir) / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
-    paths = [plot_objective_vs_param(rows, key, distribution, objective, plots_dir)
+    paths = [plot_objective_vs_param(rows, key, distribution, objectives[0], plots_dir)
              for key, distribution in distributions.items()]
-    paths.append(plot_best_so_far(rows, objective, maximize, plots_dir))
+    paths.append(plot_best_so_far(rows, objectives[0], maximize[0], plots_dir))
+    if len(objectives) > 1:
+        paths.append(plot_pareto_front(rows, objectives, plots_dir))
     return [path for path in paths if path is not None]

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from dlrun.base import atomic
+from dlrun.recipe.metrics import objectives
 from dlrun.report.runs import format_value
 from dlrun.report.sweep_plots import write_sweep_plots
 from dlrun.sweeps import study as studies
@@ -41,28 +42,42 @@ def _format(value) -> str:
     return format_value(value, 4)
 
 
-def write_csv(rows, path: Path, objective: str) -> Path:
+def _objective_cells(row, names: list) -> list:
+    """The row's value of each objective, then (several objectives) whether it is on the Pareto front."""
+    values = list(row.values) if row.values else [row.value] + [None] * (len(names) - 1)
+    return values + ([row.pareto] if len(names) > 1 else [])
+
+
+def write_csv(rows, path: Path, objective) -> Path:
+    """`objective`: the metric name, or the list of them (adds a `pareto` column: true on the front)."""
+    names = objectives(objective)
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
     with atomic.replacing(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["trial", "status", objective, *keys, "wall_time_s", "run_dir", "error"])
+        writer.writerow(["trial", "status", *names, *(["pareto"] if len(names) > 1 else []), *keys, "wall_time_s",
+                         "run_dir", "error"])
         for row in rows:
-            writer.writerow([row.number, row.status, "" if row.value is None else row.value,
+            cells = ["" if cell is None else str(cell).lower() if isinstance(cell, bool) else cell
+                     for cell in _objective_cells(row, names)]
+            writer.writerow([row.number, row.status, *cells,
                              *(row.params.get(key, "") for key in keys), row.wall_time_s or "", row.run_dir or "",
                              row.error or ""])
     return path
 
 
-def sweep_table(rows, objective: str):
+def sweep_table(rows, objective):
     from rich.table import Table
 
+    names = objectives(objective)
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
     table = Table(show_header=True, header_style="bold")
-    for column in ("trial", "status", objective, *keys, "wall time", "note"):
+    for column in ("trial", "status", *names, *(["pareto"] if len(names) > 1 else []), *keys, "wall time", "note"):
         table.add_column(column)
     styles = {"completed": "green", "pruned": "yellow", "failed": "red", "diverged": "red", "interrupted": "red"}
     for row in rows:
-        table.add_row(str(row.number), f"[{styles.get(row.status, 'white')}]{row.status}[/]", _format(row.value),
+        cells = [("*" if cell else "") if isinstance(cell, bool) else _format(cell)
+                 for cell in _objective_cells(row, names)]
+        table.add_row(str(row.number), f"[{styles.get(row.status, 'white')}]{row.status}[/]", *cells,
                       *(escape(_format(row.params.get(key))) for key in keys),
                       f"{row.wall_time_s:.1f} s" if row.wall_time_s is not None else "-", escape((row.error or "")[:80]))
     return table
@@ -85,7 +100,12 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
     count = len(report.rows)
     heading = f"sweep {sweep_dir}: {count} trial{'' if count == 1 else 's'} ({_counts(report.rows)})"
     console.print(heading, markup=False, highlight=False, soft_wrap=True)
-    console.print(sweep_table(report.rows, objective))
+    names = record.get("objectives") or [objective]
+    console.print(sweep_table(report.rows, names))
+    front = [row.number for row in report.rows if row.pareto]
+    if len(names) > 1:
+        console.print(f"Pareto front over {', '.join(names)} (pareto *): trial{'' if len(front) == 1 else 's'} "
+                      f"{', '.join(map(str, sorted(front))) or '-'}; below, the best by {objective}", highlight=False)
     if report.best is not None:
         console.print(f"best: trial {report.best.number}, {objective}={report.best.value:.6g}; reproduce it with:",
                       highlight=False)
@@ -120,12 +140,13 @@ def summarize(sweep_dir, study=None, show: bool = True, plots: bool = True) -> S
     study = study if study is not None else studies.load(sweep_dir)
     record = studies.sweep_record(study)
     objective = record.get("objective", "objective")
+    names = record.get("objectives") or [objective]
     with _summary_lock(sweep_dir):
         rows = trial_rows(study)
         best = next((row for row in rows if row.status == "completed"), None)
-        drawn = write_sweep_plots(rows, trial_distributions(study), objective,
-                                  study.direction == StudyDirection.MAXIMIZE, sweep_dir) if plots else []
-        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), drawn,
+        drawn = write_sweep_plots(rows, trial_distributions(study), names,
+                                  [d == StudyDirection.MAXIMIZE for d in study.directions], sweep_dir) if plots else []
+        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, names), drawn,
                              reproduce_command(best, record) if best else None)
     if show:
         _print_report(report, record, sweep_dir, Console(width=None if sys.stdout.isatty() else 200))

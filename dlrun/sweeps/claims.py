@@ -97,7 +97,9 @@ class Claims:
         while self.room():
             with warnings.catch_warnings():  # Optuna's heartbeat "is supposed to be used with Study.optimize"
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                asked = self.study.ask(None if self.grid else self.space.distributions())
+                asked = self.study.ask()
+                if not self.grid:  # drawn one by one: a knob only for the options that take it (space.suggest)
+                    self.space.suggest(asked)
             self.presence.hold(self.study, trial_id(asked))
             placed = [frozen for frozen in _settled_below(self.study, asked.number, self.presence)
                       if holds_place(frozen)]

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlrun.recipe.metrics import objectives
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.loop import Worker, counted_trials
 from dlrun.sweeps.reconcile import reconcile, settle_from_folder
@@ -43,7 +44,7 @@ class SweepRequest:
     settings: dict  # hydra.sweeper, as composed
     arguments: list  # the command line's task overrides
     sweep_dir: Path
-    objective: str  # the metric the trials return (cfg.objective)
+    objective: object  # the metric the trials return (cfg.objective): a name, or a list of them
     launcher: dict  # hydra.launcher, as composed
     hydra_overrides: list  # the command line's hydra.* overrides
     config_loader: object = None  # Hydra's, for glob() over a group's options
@@ -54,8 +55,10 @@ def _record(request: SweepRequest, space, settings) -> dict:
     hydra_overrides = [o for o in request.hydra_overrides
                        if not o.lstrip("+~").startswith(RUN_SPECIFIC_HYDRA + CARRIED_BY_SOURCES)]
     return {
-        "objective": request.objective,
+        "objective": objectives(request.objective)[0],  # the first: it sorts the trials, picks checkpoints
+        "objectives": objectives(request.objective),
         "direction": settings.direction,
+        "directions": list(settings.directions),
         "pruner": {"name": settings.pruner, "knobs": settings.pruner_knobs},
         "search_space": {key: param.text for key, param in space.params.items()},
         "fixed": list(space.fixed),
@@ -75,7 +78,7 @@ def open_sweep_study(request: SweepRequest, planned: PlannedSweep):
     location = location_of(request, settings)
     sampler = build_sampler(settings.sampler, settings.sampler_knobs, settings.seed, tuple(planned.space.params))
     pruner = build_pruner(settings.pruner, settings.pruner_knobs)
-    study = studies.create_or_continue(location, settings.direction, sampler, pruner, request.objective)
+    study = studies.create_or_continue(location, settings.directions, sampler, pruner, objectives(request.objective))
     write_pointer(location)
     return study
 
@@ -110,7 +113,8 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
              else f"{len(space.grid())} trials (every combination)")
     log.info("sweep %s: %s%s, sampler %s, pruner %s, %s %s, %d at a time (worker %s, study %s)", request.sweep_dir,
              total, f", {earlier} done before" if earlier else "", "grid" if plan.grid else settings.sampler,
-             settings.pruner, settings.direction, request.objective, plan.n_jobs, worker, study.study_name)
+             settings.pruner, "/".join(settings.directions), ",".join(objectives(request.objective)), plan.n_jobs,
+             worker, study.study_name)
     if reaped:
         log.warning("%d trial(s) left running by a stopped worker: marked interrupted, not counted, their points "
                     "queued again", reaped)
@@ -119,7 +123,7 @@ def _announce(request, planned, study, worker: str, reaped: int) -> None:
 def _run_worker(study, request, planned, launch, presence, worker: str, summarize, launch_batch=None) -> None:
     reconciled = reconcile(study, request.sweep_dir)  # the folders' truth first: a finished trial is told, not rerun
     _announce(request, planned, study, worker, len(reconciled.closed) + reap(study, presence))
-    loop = Worker(study, planned.space, planned.plan, launch, request.objective, presence, worker,
+    loop = Worker(study, planned.space, planned.plan, launch, objectives(request.objective), presence, worker,
                   on_told=lambda: summarize(request.sweep_dir, study, show=False, plots=False),
                   launch_batch=launch_batch, settle=lambda frozen: settle_from_folder(study, frozen, request.sweep_dir))
     try:

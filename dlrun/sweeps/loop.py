@@ -18,6 +18,7 @@ import math
 import threading
 from dataclasses import dataclass
 
+from dlrun.recipe.metrics import objectives
 from dlrun.training.summary import read_summary
 from dlrun.sweeps.claims import Claims, counted_trials  # noqa: F401  (counted_trials: the driver's)
 from dlrun.base.optuna_private import storage_of, trial_id
@@ -44,6 +45,27 @@ class Outcome:
     # the objective's best value the run reached before it stopped (a pruned or diverged
     # trial's too): shown on the trial's line, never told to the study
     reached: float | None = None
+    # every objective's value, in order, for a multi-objective sweep (value is the first)
+    values: tuple | None = None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _multi_objective(summary: dict, run_dir) -> Outcome | None:
+    """A completed run's Outcome with each of its objectives' values (summary.json's
+    `objectives`), or None for a single objective."""
+    named = summary.get("objectives") or {}
+    if len(named) < 2:
+        return None
+    missing = next((name for name, value in named.items() if not _finite(value)), None)
+    if missing is not None:
+        return Outcome("failed", None, f"the run gave no finite value of the objective {missing}",
+                       str(run_dir) if run_dir else None, summary.get("wall_time_s"))
+    values = tuple(float(value) for value in named.values())
+    return Outcome("completed", values[0], None, str(run_dir) if run_dir else None, summary.get("wall_time_s"),
+                   values=values)
 
 
 def headline(text) -> str | None:
@@ -61,8 +83,11 @@ def outcome_from_run(run_dir, value=None, exception=None) -> Outcome:
         summary = {}
     status = summary.get("status")
     if exception is None and status in (None, "completed"):
+        several = _multi_objective(summary, run_dir)
+        if several is not None:
+            return several
         value = value if value is not None else (summary.get("objective") or {}).get("value")
-        finite = isinstance(value, (int, float)) and math.isfinite(value)
+        finite = _finite(value)
         return Outcome("completed" if finite else "failed", float(value) if finite else None,
                        None if finite else "the run gave no finite value of the objective metric",
                        str(run_dir) if run_dir else None, summary.get("wall_time_s"))
@@ -86,7 +111,7 @@ def tell_outcome(study, frozen, outcome: Outcome, overrides: list) -> bool:
             if value is not None:
                 storage_of(study).set_trial_user_attr(trial_id(frozen), key, value)
         if outcome.status == "completed":
-            study.tell(frozen.number, outcome.value)
+            study.tell(frozen.number, list(outcome.values) if outcome.values else outcome.value)
         else:
             study.tell(frozen.number, state=TrialState.PRUNED if outcome.status == "pruned" else TrialState.FAIL)
     except (UpdateFinishedTrialError, ValueError, RuntimeError) as error:
@@ -111,9 +136,10 @@ def _check_failures(study, plan, planned: int) -> None:
 class Worker:
     """One worker's slots over a shared study."""
 
-    def __init__(self, study, space, plan, launch, objective: str, presence, worker: str, on_told=None,
+    def __init__(self, study, space, plan, launch, objective, presence, worker: str, on_told=None,
                  launch_batch=None, settle=None):
-        self.study, self.space, self.plan, self.launch, self.objective = study, space, plan, launch, objective
+        self.study, self.space, self.plan, self.launch = study, space, plan, launch
+        self.objective = objectives(objective)  # the metric names
         self.launch_batch = launch_batch
         self.settle = settle  # a dead worker's trial -> told what its folder recorded (reap's hook)
         self.planned = plan.n_trials if plan.n_trials is not None else len(space.grid())
@@ -152,8 +178,11 @@ class Worker:
     def _log(self, frozen, outcome: Outcome, overrides: list) -> None:
         value = outcome.value if outcome.value is not None else outcome.reached
         shown = f"{value:.6g}" if value is not None else "-"
+        if outcome.values:  # a multi-objective trial: name=value for each
+            shown = ", ".join(f"{name}={item:.6g}" for name, item in zip(self.objective[1:], outcome.values[1:]))
+            shown = f"{outcome.values[0]:.6g}, {shown}"
         retry_of = frozen.user_attrs.get(RETRY_ATTR)
-        log.info("trial %d %s: %s=%s  %s%s%s", frozen.number, outcome.status, self.objective, shown,
+        log.info("trial %d %s: %s=%s  %s%s%s", frozen.number, outcome.status, self.objective[0], shown,
                  " ".join(overrides[len(self.space.fixed):]), f"  (retry of trial {retry_of})" if retry_of is not None
                  else "", f"  ({outcome.error})" if outcome.error else "")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
+from dlrun.recipe.metrics import primary_objective
 from dlrun.sweeps.study import trial_of_this_process
 from dlrun.training.hooks import RunStopped
 
@@ -53,4 +54,4 @@ def pruning_callback(cfg, run_dir: Path):
         return None
     trial, record = found
     pruner = record.get("pruner", {}).get("name", "none")
-    return None if pruner == "none" else SweepPruning(trial, cfg.objective, pruner)
+    return None if pruner == "none" else SweepPruning(trial, primary_objective(cfg.objective), pruner)

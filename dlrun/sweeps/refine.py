@@ -61,10 +61,13 @@ def _interval_text(low, high, distribution) -> str:
     return f"tag(log, {text})" if distribution.log else text
 
 
-def refined_param(key: str, text: str, top_rows, distribution) -> str:
-    """The override for one parameter around the best trials' values."""
+def refined_param(key: str, text: str, top_rows, distribution) -> str | None:
+    """The override for one parameter around the best trials' values; None for a knob that
+    none of them took (an option's knob: the options kept do not take it)."""
     param = parse_space([f"{key}={text}"]).params[key]
     values = [row.params[key] for row in top_rows if key in row.params]
+    if not values:
+        return None
     if param.discrete:
         kept = [value for value in param.grid_values() if value in values]
         return f"{key}={','.join(override_value(value) for value in kept)}"
@@ -85,6 +88,7 @@ def refine_command(study, top: int = None) -> str:
     distributions = trial_distributions(study)
     params = [refined_param(key, text, best, distributions.get(key))
               for key, text in record.get("search_space", {}).items()]
+    params = [param for param in params if param is not None]
     # a grid (no n_trials) stays a grid over the kept options
     size = [f"hydra.sweeper.n_trials={record['n_trials']}"] if record.get("n_trials") else []
     return sweep_command(record, space=params, extra=size)

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 from dlrun.base.errors import BadInput
-from dlrun.recipe.metrics import direction as metric_direction
+from dlrun.recipe.metrics import direction as metric_direction, objectives
 from dlrun.sweeps.samplers import PRUNERS, SAMPLERS
 from dlrun.base.secrets import masked, revealed
 from dlrun.sweeps.storage import url_problem
@@ -28,7 +28,7 @@ class SweepSettings:
     n_jobs: int
     sampler: str
     seed: int | None
-    direction: str
+    directions: tuple  # one per objective, in the objective's order
     max_failure_rate: float
     pruner: str
     sampler_knobs: dict
@@ -37,6 +37,11 @@ class SweepSettings:
     storage: str | None = None  # None: the journal file in the sweep folder; else a database URL
     study_name: str | None = None
     population: int = 1  # trials a slot claims and launches together (launcher=population: hydra.launcher.size)
+
+    @property
+    def direction(self) -> str:
+        """The first objective's: the one that sorts trials and picks checkpoints."""
+        return self.directions[0]
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,10 @@ def _problems(raw: dict) -> list:
         ("pruner", raw.get("pruner") in PRUNERS, "one of: " + ", ".join(PRUNERS)),
         ("seed", raw.get("seed") is None or (isinstance(raw.get("seed"), int) and raw.get("seed") >= 0),
          "null or an integer >= 0"),
-        ("direction", raw.get("direction") in (None, *DIRECTIONS), "null, minimize or maximize"),
+        ("direction", raw.get("direction") in (None, *DIRECTIONS) or (
+            isinstance(raw.get("direction"), list) and bool(raw.get("direction"))
+            and all(item in DIRECTIONS for item in raw.get("direction"))),
+         "null, minimize, maximize or a list of them (one per objective)"),
         ("max_failure_rate", isinstance(raw.get("max_failure_rate"), (int, float))
          and not isinstance(raw.get("max_failure_rate"), bool) and 0 <= raw.get("max_failure_rate") <= 1,
          "a number in [0, 1]"),
@@ -130,9 +138,33 @@ def _population_size(launcher: dict):
     return (size, None) if _is_count(size) else (None, f"hydra.launcher.size={size!r}: expected an integer >= 1")
 
 
-def read_settings(raw: dict, objective: str, launcher: dict, warn: bool = True) -> SweepSettings:
+def _directions(raw: dict, names: list):
+    """(one direction per objective, a problem line or None): hydra.sweeper.direction, else each metric's."""
+    given = raw.get("direction")
+    if given is None:
+        return tuple(metric_direction(name) for name in names), None
+    given = [given] if isinstance(given, str) else list(given)
+    if len(given) != len(names):
+        return None, (f"hydra.sweeper.direction={given!r}: expected one direction per objective "
+                      f"({len(names)}: {', '.join(names)})")
+    return tuple(given), None
+
+
+def _multi_objective_problems(raw: dict, names: list) -> list:
+    if len(names) > 1 and raw.get("pruner") not in (None, "none"):
+        return [f"hydra.sweeper.pruner={raw.get('pruner')}: Optuna cannot prune a multi-objective sweep "
+                f"(objective=[{','.join(names)}]); use hydra.sweeper.pruner=none"]
+    return []
+
+
+def read_settings(raw: dict, objective, launcher: dict, warn: bool = True) -> SweepSettings:
+    """`objective`: the config's, a metric name or a list of them (a multi-objective sweep)."""
     population, population_problem = _population_size(launcher)
     problems = _problems(raw) + ([population_problem] if population_problem else [])
+    names = objectives(objective)
+    directions, direction_problem = _directions(raw, names) if not problems else (None, None)
+    problems += [direction_problem] if direction_problem else []
+    problems += _multi_objective_problems(raw, names)
     if problems:
         raise SweepSettingsError("\n  ".join(problems))
     return SweepSettings(
@@ -140,7 +172,7 @@ def read_settings(raw: dict, objective: str, launcher: dict, warn: bool = True) 
         n_jobs=_slots(raw, launcher, warn),
         sampler=raw["sampler"],
         seed=raw["seed"],
-        direction=raw["direction"] or metric_direction(objective),
+        directions=directions,
         max_failure_rate=float(raw["max_failure_rate"]),
         pruner=raw["pruner"],
         sampler_knobs=dict((raw.get("samplers") or {}).get(raw["sampler"]) or {}),

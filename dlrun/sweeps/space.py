@@ -8,6 +8,11 @@ parameters back to overrides.
     optim=glob(ada*)                           CategoricalDistribution    (discrete)
 
 A space made only of discrete parameters can be enumerated (a grid); an interval cannot.
+
+A knob searched next to a choice of its group's options is conditional: with
+`optim=choice(sgd,momentum,adam) optim.momentum=interval(0.5,0.99)` a trial draws
+optim.momentum only when its optimizer takes that knob (dlrun.base.options declarations),
+so an adam trial neither gets nor records it.
 """
 
 from __future__ import annotations
@@ -56,12 +61,35 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A knob drawn only when the searched group `group` (its key as typed) takes one of `options`."""
+    group: str
+    options: tuple
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     params: dict = field(default_factory=dict)  # {key: Param}, in the order given
     fixed: tuple = ()  # overrides every trial gets unchanged
+    conditions: dict = field(default_factory=dict)  # {key: Condition}: knobs only some searched options take
 
     def distributions(self) -> dict:
         return {key: param.distribution for key, param in self.params.items()}
+
+    def active(self, params: Mapping) -> dict:
+        """`params` without the knobs that the point's options do not take."""
+        return {key: value for key, value in params.items()
+                if key not in self.conditions or params.get(self.conditions[key].group) in self.conditions[key].options}
+
+    def suggest(self, trial) -> dict:
+        """Draw a trial's point through `trial` (an Optuna Trial): the groups first, then each
+        knob only where the drawn option takes it."""
+        drawn = {}
+        for key in sorted(self.params, key=lambda name: name in self.conditions):  # stable: the given order
+            condition = self.conditions.get(key)
+            if condition is None or drawn.get(condition.group) in condition.options:
+                drawn[key] = _suggest(trial, key, self.params[key].distribution)
+        return drawn
 
     def is_discrete(self) -> bool:
         return all(param.discrete for param in self.params.values())
@@ -70,14 +98,56 @@ class SearchSpace:
         """Every combination, Hydra's order (the last parameter varies fastest)."""
         keys = list(self.params)
         values = [self.params[key].grid_values() for key in keys]
-        return [dict(zip(keys, combination)) for combination in itertools.product(*values)]
+        points, seen = [], set()
+        for combination in itertools.product(*values):  # an option without a knob: one point, not one per value
+            point = self.active(dict(zip(keys, combination)))
+            marker = tuple(sorted((key, repr(value)) for key, value in point.items()))
+            if marker not in seen:
+                seen.add(marker)
+                points.append(point)
+        return points
 
     def probe(self) -> dict:
-        return {key: param.representative() for key, param in self.params.items()}
+        return self.active({key: param.representative() for key, param in self.params.items()})
 
     def overrides(self, params: Mapping) -> list:
         """A trial's overrides: the fixed ones, then its parameters."""
         return list(self.fixed) + [f"{key}={override_value(params[key])}" for key in self.params if key in params]
+
+
+def _suggest(trial, name: str, distribution):
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high, step=distribution.step,
+                                 log=distribution.log)
+    return trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+
+
+def _bare(key: str) -> str:
+    return key.lstrip("+~")
+
+
+def conditions_of(params: Mapping) -> dict:
+    """{knob key: Condition} for each searched knob of a searched group (optim.momentum next to
+    optim=choice(...)) that not every listed option takes; options dlrun does not declare (a
+    user's _target_) are taken to take it."""
+    from dlrun.config.declarations import GROUPS
+
+    found = {}
+    for key in params:
+        for group_key, group_param in params.items():
+            group = GROUPS.get(_bare(group_key))
+            if group is None or not _bare(key).startswith(_bare(group_key) + "."):
+                continue
+            knob = _bare(key)[len(_bare(group_key)) + 1:]
+            choices = getattr(group_param.distribution, "choices", ())
+            if knob not in group.knobs or not choices:
+                continue
+            taking = tuple(c for c in choices if c not in group.options or knob in group.knobs_of(c))
+            if len(taking) < len(choices):
+                found[key] = Condition(group_key, taking)
+    return found
 
 
 def override_value(value) -> str:
@@ -168,4 +238,4 @@ def parse_space(arguments: Sequence[str], configured: Mapping[str, str] = None, 
             params[param.key] = param
         else:
             fixed.append(override.input_line)
-    return SearchSpace(params=params, fixed=tuple(fixed))
+    return SearchSpace(params=params, fixed=tuple(fixed), conditions=conditions_of(params))

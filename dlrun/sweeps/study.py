@@ -39,21 +39,24 @@ def _only_study(storage, location: Location):
     return names[0] if names else None
 
 
-def create_or_continue(location: Location, direction: str, sampler, pruner, objective: str):
+def create_or_continue(location: Location, directions, sampler, pruner, objectives):
     """The sweep's study, created by the first worker, joined by the others and by a re-run;
-    its value named by the objective metric (optuna-dashboard's axes and tables say val/loss)."""
+    its values named by the objective metrics (optuna-dashboard's axes and tables say val/loss).
+    `directions`, `objectives`: one each per objective (a name alone: a single objective)."""
     import warnings
 
     import optuna
 
     storage = open_storage(location, writing=True)
     name = _only_study(storage, location) or Path(location.sweep_dir).name
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
+    directions = [directions] if isinstance(directions, str) else list(directions)
+    names = [objectives] if isinstance(objectives, str) else list(objectives)
+    study = optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
                                 pruner=pruner, load_if_exists=True)
-    if study.metric_names != [objective]:
+    if study.metric_names != names:
         with warnings.catch_warnings():  # "experimental" in Optuna 4 and 5
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([objective])
+            study.set_metric_names(names)
     return study
 
 

@@ -5,7 +5,7 @@ lines that re-run the sweep or one of its trials. Read by the sweep's report
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dlrun.sweeps.workers import RETRY_ATTR, STATUS_ATTR, SURPLUS
@@ -25,6 +25,8 @@ class TrialRow:
     run_dir: str | None
     error: str | None
     overrides: list = field(default_factory=list)
+    values: tuple = ()  # every objective's value, in order (value: the first); () when not completed
+    pareto: bool = False  # on the Pareto front of a multi-objective sweep: no other completed trial dominates it
 
 
 def _status(frozen) -> str:
@@ -44,17 +46,36 @@ def _row(frozen) -> TrialRow:
     if attrs.get(RETRY_ATTR) is not None and not error:
         error = f"retry of trial {attrs[RETRY_ATTR]}"
     params = dict(frozen.params or frozen.system_attrs.get("fixed_params") or {})
-    return TrialRow(frozen.number, _status(frozen), frozen.value if frozen.state.name == "COMPLETE" else None,
-                    params, wall, attrs.get("run_dir"), error, list(attrs.get("overrides", [])))
+    values = tuple(frozen.values) if frozen.state.name == "COMPLETE" and frozen.values else ()
+    return TrialRow(frozen.number, _status(frozen), values[0] if values else None,
+                    params, wall, attrs.get("run_dir"), error, list(attrs.get("overrides", [])), values)
+
+
+def _dominates(a: tuple, b: tuple) -> bool:
+    """`a` at least as good as `b` in every objective and better in one (values oriented to minimize)."""
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def mark_pareto_front(rows: list, maximize: list) -> list:
+    """The rows, each completed one marked `pareto` when no other completed row dominates it."""
+    oriented = {row.number: tuple(-v if up else v for v, up in zip(row.values, maximize))
+                for row in rows if row.status == "completed" and row.values}
+    front = {number for number, point in oriented.items()
+             if not any(_dominates(other, point) for key, other in oriented.items() if key != number)}
+    return [replace(row, pareto=row.number in front) for row in rows]
 
 
 def trial_rows(study) -> list:
-    """Completed trials best first, then the others (pruned, failed, running, ...) by number;
-    not the surplus ones (asked past n_trials by a worker that lost the race, never run)."""
+    """Completed trials best first (by the first objective), then the others (pruned, failed,
+    running, ...) by number; not the surplus ones (asked past n_trials by a worker that lost
+    the race, never run). With several objectives, the Pareto front is marked."""
     from optuna.study import StudyDirection
 
     rows = [_row(frozen) for frozen in study.get_trials(deepcopy=False) if frozen.user_attrs.get(STATUS_ATTR) != SURPLUS]
-    maximize = study.direction == StudyDirection.MAXIMIZE
+    maximizes = [direction == StudyDirection.MAXIMIZE for direction in study.directions]
+    if len(maximizes) > 1:
+        rows = mark_pareto_front(rows, maximizes)
+    maximize = maximizes[0]
     scored = sorted((row for row in rows if row.status == "completed"), key=lambda row: row.value, reverse=maximize)
     return scored + sorted((row for row in rows if row.status != "completed"), key=lambda row: row.number)
 

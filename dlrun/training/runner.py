@@ -14,9 +14,10 @@ from types import SimpleNamespace
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.distributed.env import in_slurm_tasks, is_global_zero
+from dlrun.recipe.metrics import objectives
 from dlrun.training.hooks import RunHooks, RunStopped
 from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
-from dlrun.training.summary import new_summary, write_summary
+from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
 
 log = logging.getLogger("dlrun")
 
@@ -63,6 +64,7 @@ def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, re
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, task = build_components(cfg, initialise=resume_from is None)
     summary["spec"] = datamodule.spec.to_dict()
+    summary["params"] = parameter_count(task)
     trainer = build_trainer(cfg, run_dir, callback_factories=hooks.callbacks)
     holder.trainer = trainer
     # a resume restores weights, optimizer, schedule, loops, callbacks and random states;
@@ -181,7 +183,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_from = resume_from if resume_from is not None else requeued_checkpoint(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
-    summary = new_summary(cfg.name, run_dir, config, cfg.objective)
+    summary = new_summary(cfg.name, run_dir, config, objectives(cfg.objective))
     if resume_from is not None:
         summary["resumed_from"] = str(resume_from)
         summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs
@@ -213,6 +215,7 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
         except Exception as error:
             log.error("could not collect results: %s", _one_line(error))
         summary["wall_time_s"] = time.time() - started
+        record_objectives(summary)
         summary.update(finish_loggers(holder.trainer, summary))  # e.g. the W&B run closed, its id kept in summary.json
         if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
             _write_final_summary(summary, run_dir)

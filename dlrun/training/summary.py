@@ -34,14 +34,20 @@ def _clean(value):
     return value
 
 
-def new_summary(name: str, run_dir: Path, config: dict, objective: str) -> dict:
+def new_summary(name: str, run_dir: Path, config: dict, objectives) -> dict:
+    """`objectives`: the metric names (dlrun.recipe.metrics.objectives of the config's), the first
+    the one that picks the checkpoint; or one name."""
+    names = [objectives] if isinstance(objectives, str) else list(objectives)
     return {
         "status": "running",
         "name": name,
         "run_dir": str(run_dir),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "dlrun_version": __version__,
-        "objective": {"metric": objective, "value": None},
+        "objective": {"metric": names[0], "value": None},
+        # every objective's value once the run ends (objective_values); a sweep tells these
+        "objectives": dict.fromkeys(names),
+        "params": None,  # the model's parameter count
         "final": {},
         "best": {},
         "test": {},
@@ -104,3 +110,23 @@ def settle_abandoned(run_dir, status: str = "interrupted") -> dict | None:
     stored.update(status=status, error=read_summary(run_dir)["error"])
     atomic.write_text(path, json.dumps(_clean(stored), indent=2, sort_keys=False))
     return read_summary(run_dir)
+
+
+def _objective_value(summary: dict, name: str):
+    if name == summary["objective"]["metric"]:
+        return summary["objective"]["value"]
+    if name in ("params", "wall_time"):
+        return summary.get("params" if name == "params" else "wall_time_s")
+    section = {"val": "best", "test": "test"}.get(name.split("/", 1)[0], "final")
+    return (summary.get(section) or {}).get(name)
+
+
+def record_objectives(summary: dict) -> None:
+    """summary["objectives"]: each objective's value once the run ended: the first's best (the
+    best checkpoint's), another validation metric's best, a test metric's, a training
+    metric's last, the model's parameter count, the wall time."""
+    summary["objectives"] = {name: _objective_value(summary, name) for name in summary.get("objectives") or {}}
+
+
+def parameter_count(module) -> int:
+    return int(sum(parameter.numel() for parameter in module.parameters()))

@@ -25,7 +25,7 @@ from dlrun.distributed.callbacks import compile_callback, rank_record_callback
 from dlrun.distributed.strategies import build_strategy
 from dlrun.training.history import MetricHistory
 from dlrun.loggers.table import build_loggers
-from dlrun.recipe.metrics import direction
+from dlrun.recipe.metrics import direction, primary_objective
 from dlrun.recipe.optim import gradient_clipping
 
 
@@ -54,8 +54,9 @@ def checkpoint_callback(cfg, run_dir: Path):
         return None
     # last.ckpt is dlrun.callbacks.resumable's: Lightning 2.6 rewrites it only when best.ckpt improves
     best = _BestCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.objective, mode=direction(cfg.objective)[:3],
-        save_top_k=1, save_last=False, enable_version_counter=False,
+        dirpath=run_dir / "checkpoints", filename="best", monitor=primary_objective(cfg.objective),
+        mode=direction(primary_objective(cfg.objective))[:3], save_top_k=1, save_last=False,
+        enable_version_counter=False,
     )
     # no step or time schedule: it saves at validation ends only, and its batch-end hook would check
     # trainer state every step to do nothing; not called at all (a hook that is not callable is
@@ -68,7 +69,7 @@ def early_stopping_callback(cfg, run_dir: Path):
     stopping = cfg.callbacks.early_stopping
     if not stopping.enabled:
         return None
-    return EarlyStopping(monitor=cfg.objective, mode=direction(cfg.objective)[:3],
+    return EarlyStopping(monitor=primary_objective(cfg.objective), mode=direction(primary_objective(cfg.objective))[:3],
                          patience=stopping.patience, min_delta=stopping.min_delta)
 
 

@@ -49,6 +49,7 @@ class DlrunSweeper(Sweeper):
         from omegaconf import OmegaConf
 
         from dlrun.base import atomic
+        from dlrun.recipe.metrics import objectives
         from dlrun.report.sweep_table import summarize
         from dlrun.sweeps.devices import DevicePlan, pins_devices
         from dlrun.sweeps.driver import SweepRequest, open_sweep_study, plan_sweep, run_sweep
@@ -58,7 +59,7 @@ class DlrunSweeper(Sweeper):
         sources = sources_from_hydra(self.config.hydra)
         request = SweepRequest(
             settings=self.settings, arguments=list(arguments), sweep_dir=self.sweep_dir,
-            objective=str(self.config.objective),
+            objective=objectives(self.config.objective),
             launcher=OmegaConf.to_container(self.config.hydra.launcher, resolve=True),
             hydra_overrides=list(self.config.hydra.overrides.hydra), config_loader=self.hydra_context.config_loader,
             sources=sources.as_record())

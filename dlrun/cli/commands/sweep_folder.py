@@ -4,6 +4,8 @@ command or folder."""
 
 from __future__ import annotations
 
+import sys
+
 from dlrun.base.errors import BadInput, refusing_bad_input
 
 SUMMARY_USAGE = "usage: dlrun summary SWEEP_DIR   (the folder of a `dlrun -m` sweep)"
@@ -61,7 +63,12 @@ def refine_main(args) -> int:
     if top is not None and not (top.isdigit() and int(top) >= 1):
         raise BadInput(f"top={top}: expected an integer >= 1")
     from dlrun.sweeps.refine import refine_command
-    from dlrun.sweeps.study import load
+    from dlrun.sweeps.study import load, sweep_record
 
-    print(refine_command(load(folder), int(top) if top else None))
+    study = load(folder)
+    names = sweep_record(study).get("objectives") or []
+    if len(names) > 1:  # on stderr: stdout stays the command alone
+        print(f"refine: a multi-objective sweep; the new space is around the best trials by the first objective "
+              f"({names[0]}) only", file=sys.stderr)
+    print(refine_command(study, int(top) if top else None))
     return 0
