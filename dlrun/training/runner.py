@@ -57,11 +57,13 @@ def _checkpoint_paths(trainer, run_dir: Path):
 def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, resume_from, hooks: RunHooks):
     import lightning as L
 
+    from dlrun.training.output_check import check_model_output
     from dlrun.training.trainer import build_trainer
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, task = build_components(cfg, initialise=resume_from is None)
     summary["spec"] = datamodule.spec.to_dict()
+    check_model_output(task.model, datamodule)  # before the first step: a wrong width is a config error
     trainer = build_trainer(cfg, run_dir, callback_factories=hooks.callbacks)
     holder.trainer = trainer
     # a resume restores weights, optimizer, schedule, loops, callbacks and random states;
