@@ -85,6 +85,7 @@ def read_summary(run_dir) -> dict:
         owner = read_owner(run_dir)
         who = owner.describe() if owner else "its process"
         summary["status"] = "crashed"
-        summary["error"] = (f"{who} stopped without a word (killed, or its node was lost); "
-                            f"`dlrun resume {run_dir}` continues from the last checkpoint")
+        then = ("continues from the last checkpoint" if any((Path(run_dir) / "checkpoints").glob("*.ckpt"))
+                else "starts it again from step 0 (it stopped before its first checkpoint)")
+        summary["error"] = f"{who} stopped without a word (killed, or its node was lost); `dlrun resume {run_dir}` {then}"
     return summary

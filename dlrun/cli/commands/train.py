@@ -23,7 +23,8 @@ def _claim_run_dir(args, checked):
     from dlrun.training.run_dirs import claim
 
     named = any(arg.split("=")[0].lstrip("+") == RUN_DIR_KEY for arg in args)
-    run_dir = claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named)  # ${now:} resolved once, here
+    # ${now:} resolved once, here; the folder appears with summary.json in it
+    run_dir = claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named, config=checked.run_config)
     kept = [arg for arg in args if arg.split("=")[0].lstrip("+") != RUN_DIR_KEY]
     return kept + [f"{RUN_DIR_KEY}={hydra_quoted(str(run_dir))}"], run_dir
 
