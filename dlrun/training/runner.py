@@ -31,10 +31,12 @@ def build_components(cfg: DictConfig, initialise: bool = True):
     from dlrun.data.module import DataModule
     from dlrun.recipe.init_schemes import apply_init
     from dlrun.models.zoo import build_model
+    from dlrun.training.memory_check import check_memory
     from dlrun.training.task import TaskModule
 
     datamodule = DataModule(cfg.data, cfg.seed)
     spec = datamodule.spec
+    check_memory(cfg, spec)  # before any weight is allocated: a model that cannot fit is a config error
     model = build_model(cfg.model, spec)
     if initialise:
         model = apply_init(model, cfg.init)

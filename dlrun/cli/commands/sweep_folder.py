@@ -23,6 +23,25 @@ def _sweep_folder(args, usage: str, options=()):
     return args[0], chosen
 
 
+def readable_journal(folder):
+    """The sweep's study, or BadInput in one line when its study.journal is not one Optuna can
+    read (garbage, a JSON list, a record without its fields); other folders pass as they are."""
+    from pathlib import Path
+
+    from dlrun.sweeps.study import JOURNAL_FILE, load
+
+    journal = Path(folder) / JOURNAL_FILE
+    if not journal.is_file():
+        return None
+    try:
+        return load(folder)
+    except BadInput:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:  # Optuna's replay of the log
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+        raise BadInput(f"{journal}: not a readable Optuna journal ({reason}); the sweep folder is damaged") from None
+
+
 def _run_folder_summary(folder) -> bool:
     """A run folder's result (a run killed without a word reads as crashed there, from its
     stale owner); False when `folder` is no run folder."""
@@ -46,6 +65,7 @@ def summary_main(args) -> int:
     from dlrun.report.sweep_table import summarize
 
     folder, _ = _sweep_folder(args, SUMMARY_USAGE)
+    readable_journal(folder)
     summarize(folder)
     return 0
 
@@ -59,5 +79,6 @@ def refine_main(args) -> int:
     from dlrun.sweeps.refine import refine_command
     from dlrun.sweeps.study import load
 
-    print(refine_command(load(folder), int(top) if top else None))
+    study = readable_journal(folder) or load(folder)  # no journal: load says what is missing
+    print(refine_command(study, int(top) if top else None))
     return 0
