@@ -50,3 +50,31 @@ def test_every_task_shape_of_the_built_in_models_passes_and_a_wrong_one_is_named
     single = DataSpec("vector", "regression", (4,), target_dim=1)
     squeezed = nn.Sequential(nn.Linear(4, 1), nn.Flatten(0))  # (N,) scores the same targets as (N, 1)
     assert output_problem(squeezed, single, inputs, torch.zeros(2, 1)) is None
+
+
+def test_a_model_too_big_for_the_machine_is_refused_before_allocating(cli, tmp_path):
+    """Width 2**30: hundreds of GB of weights. Estimated on the meta device (nothing allocated),
+    refused in one line, exit 2, before the first step."""
+    result = cli(*TINY, "model.width=1073741824")
+    assert result.returncode == 2, result.output[-2000:]
+    assert "Traceback" not in result.output
+    problem = [line for line in result.stderr.splitlines() if "training needs at least" in line]
+    assert len(problem) == 1 and "GB of RAM" in problem[0] and "model.width" in problem[0], result.stderr
+    summary = read_json(only_run_dir(tmp_path) / "summary.json")
+    assert summary["status"] == "failed" and summary["global_step"] == 0
+
+
+@pytest.mark.parametrize("overrides", [["model=mlp"], ["model=cnn"], ["model=resnet"], ["model=transformer"],
+                                       ["model=gru", "data=copy"], ["model=tcn", "data=copy"],
+                                       ["model=transformer", "data=copy"]])
+def test_the_built_in_models_are_estimated_and_fit(overrides):
+    from dlrun.config.compose import compose
+    from dlrun.config.validate import validated
+    from dlrun.data.module import DataModule
+    from dlrun.training.memory_check import _activation_elements, _meta_model, memory_problem
+
+    cfg = validated(compose(overrides))
+    spec = DataModule(cfg.data, cfg.seed).spec
+    model = _meta_model(cfg, spec)
+    assert sum(p.numel() for p in model.parameters()) > 0 and _activation_elements(model, spec, 2) > 0
+    assert memory_problem(cfg, spec) is None

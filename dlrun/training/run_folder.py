@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dlrun.base.errors import BadInput, ConfigError
 from dlrun.training.console import attach_run_log, detach
+from dlrun.training.summary import SUMMARY_FILE, load_summary_file
 from dlrun.config.validate import validated
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
@@ -29,6 +30,8 @@ def split_arguments(args, usage: str, options=()):
     if not args or "=" in args[0] or args[0].startswith("-"):
         raise UsageError(usage)
     run_dir = Path(args[0])
+    if (run_dir / SUMMARY_FILE).is_file():
+        load_summary_file(run_dir / SUMMARY_FILE)  # a damaged one is named first, in one line
     if not (run_dir / SAVED_CONFIG).is_file() and _config_in_summary(run_dir) is None:
         raise UsageError(f"{run_dir}: not a dlrun run folder (no {SAVED_CONFIG})")
     chosen, overrides = {}, []

@@ -89,8 +89,8 @@ def load_summary_file(path) -> dict:
         raise SummaryUnreadable(f"{path}: not a readable {SUMMARY_FILE} (not UTF-8 text); the run folder is "
                                 "damaged") from None
     except json.JSONDecodeError as error:
-        raise SummaryUnreadable(f"{path}: not a readable {SUMMARY_FILE} (invalid or cut-short JSON: {error.msg} "
-                                f"at line {error.lineno}); the run folder is damaged") from None
+        raise SummaryUnreadable(f"{path}: not a readable {SUMMARY_FILE} (invalid or cut-short JSON: {error.msg}, "
+                                f"line {error.lineno}); the run folder is damaged") from None
     if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
         what = f"a JSON {type(summary).__name__}" if not isinstance(summary, dict) else "an object without a status"
         raise SummaryUnreadable(f"{path}: not a dlrun {SUMMARY_FILE} ({what}); the run folder is damaged")
