@@ -106,7 +106,7 @@ def logger_problems(cfg_logger) -> list:
                 for name in cfg_logger if name not in LOGGERS]
     problems += [f"logger.{name}={shown(repr(value))}: expected true, false, null or a node of its knobs "
                  f"(logger.{name}.KNOB=...)" for name, value in cfg_logger.items()
-                 if name in LOGGERS and not (value in (True, False, None) or isinstance(value, dict))]
+                 if name in LOGGERS and not (value in (True, False, None) or isinstance(value, Mapping))]  # DictConfig too
     for name in chosen_loggers(cfg_logger):
         package = LOGGERS[name].package
         if package and importlib.util.find_spec(package) is None:
