@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import statistics
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from pathlib import Path
 # wall time by default; --clock cpu (this process's CPU time) when other work shares the
 # machine: with one torch thread both sides' steps are CPU-bound, so CPU time is their cost
 CLOCK = time.perf_counter
+PRINT_EXACT = False  # --smoke: each case's unrounded numbers on a line of JSON too
 
 CASES = {
     "a: mlp on digits": ["model=mlp", "data=digits"],
@@ -160,6 +162,9 @@ def measure(name, overrides, steps, repeats):
     print(f"{name:28s} hand-written {statistics.median(raw):8.1f} steps/s   bare Lightning "
           f"{statistics.median(bare):8.1f} steps/s   dlrun {statistics.median(ours):8.1f} steps/s   "
           f"ratio {to_hand:5.3f}   vs bare {to_bare:5.3f}", flush=True)
+    if PRINT_EXACT:  # the same numbers unrounded, for a check that cannot depend on rounding or speed
+        print("  exact " + json.dumps({"repeats": repeats, "hand": raw, "bare": bare, "dlrun": ours,
+                                       "ratio": to_hand, "vs_bare": to_bare}), flush=True)
     return to_hand, to_bare
 
 
@@ -184,6 +189,8 @@ def main(argv=None):
     CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
     steps, repeats = (10, 1) if args.smoke else (args.steps, args.repeats)
+    global PRINT_EXACT
+    PRINT_EXACT = args.smoke
     print(f"torch {torch.__version__}, {args.threads} thread(s), {steps} timed steps, median of {repeats}, "
           f"{args.clock} clock")
     for name, overrides in CASES.items():

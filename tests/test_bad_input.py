@@ -52,11 +52,50 @@ def _run_folder(cwd: Path):
     _tampered_checkpoint(cwd / "run" / "checkpoints")
 
 
+def _damaged_run(cwd: Path, name: str, summary: bytes = None, config: str = None):
+    """A run folder whose summary.json or .hydra/config.yaml is not what dlrun wrote."""
+    (cwd / name / ".hydra").mkdir(parents=True)
+    (cwd / name / ".hydra" / "config.yaml").write_text(SAVED_CONFIG if config is None else config)
+    (cwd / name / "summary.json").write_bytes(b'{"status": "completed"}' if summary is None else summary)
+
+
+def _damaged_sweep(cwd: Path, name: str, journal: bytes):
+    (cwd / name).mkdir()
+    (cwd / name / "study.journal").write_bytes(journal)
+
+
+def _damaged_folders(cwd: Path):
+    for name, summary in DAMAGED_SUMMARIES.items():
+        _damaged_run(cwd, name, summary=summary)
+    for name, config in DAMAGED_CONFIGS.items():
+        _damaged_run(cwd, name, config=config)
+    for name, journal in DAMAGED_JOURNALS.items():
+        _damaged_sweep(cwd, name, journal)
+    (cwd / "mine" / "model" / "scalar.yaml").write_text("5\n")
+    (cwd / "mine" / "model" / "alist.yaml").write_text("- 1\n- 2\n")
+    (cwd / "mine" / "data").mkdir()
+    (cwd / "mine" / "data" / "words.yaml").write_text("just some words\n")
+    import numpy as np
+
+    np.savez(cwd / "uneven.npz", a=np.zeros(50), b=np.zeros(40), label=np.zeros(50, dtype=np.int64))
+
+
 def _everything(cwd: Path):
     _tables(cwd)
     _user_configs(cwd)
     _tampered_checkpoint(cwd)
     _run_folder(cwd)
+    _damaged_folders(cwd)
+
+
+# run folders damaged in their summary.json (cut short, not JSON, a list, no status, not text)
+DAMAGED_SUMMARIES = {"cut_summary": b'{"status": "comp', "garbage_summary": b"not json{", "list_summary": b"[1, 2]",
+                     "statusless_summary": b"{}", "binary_summary": b"\xff\xfe\x00\x01"}
+# ... or in their saved config (not YAML, a list, a scalar)
+DAMAGED_CONFIGS = {"broken_config": "model: [1, 2\n", "list_config": "- 1\n- 2\n", "scalar_config": "5\n"}
+# sweep folders whose study.journal is not an Optuna journal
+DAMAGED_JOURNALS = {"garbage_journal": b"garbage{{{\n", "list_journal": b"[1, 2]\n", "empty_journal": b"",
+                    "binary_journal": b"\xff\xfe\x00bin", "control_journal": b'{"op_code": 0, "st\x01x"}\n'}
 
 
 SAVED_CONFIG = ""  # filled by the session fixture (the composed default config)
@@ -186,6 +225,74 @@ CASES = [
                                      "optim.lr=0.1,0.2"], ["hydra.sweeper.direction=", "one direction per objective"]),
 ]
 
+# issue 22: corrupt files under every subcommand that reads them
+DAMAGED_SUMMARY_WORDS = {"cut_summary": "cut-short JSON", "garbage_summary": "invalid or cut-short JSON",
+                         "list_summary": "a JSON list", "statusless_summary": "without a status",
+                         "binary_summary": "not UTF-8"}
+CASES += [(f"{command} of a run whose summary.json is {name.split('_')[0]}", [command, name],
+           [f"{name}/summary.json", DAMAGED_SUMMARY_WORDS[name], "damaged"])
+          for name in DAMAGED_SUMMARIES for command in ("eval", "resume", "summary")]
+CASES += [(f"{' '.join([command, *extra])} of a run whose saved config is {name.split('_')[0]}", [command, name, *extra],
+           [f"{name}/.hydra/config.yaml", "not a readable run config"])
+          for name in DAMAGED_CONFIGS for command, extra in (("eval", []), ("resume", []), ("eval", ["ckpt=last"]))]
+CASES += [(f"{command} of a sweep whose study.journal is {name.split('_')[0]}", [command, name], [name])
+          for name in DAMAGED_JOURNALS for command in ("summary", "refine", "report")]
+CASES += [
+    ("refine of a run folder", ["refine", "cut_summary"], ["no study.journal"]),
+    ("report of a run folder", ["report", "garbage_summary"], ["no study.journal"]),
+    ("report into a place under a file", ["report", "garbage_journal", "out=afile/report"], ["garbage_journal"]),
+    ("report out= under a file", ["report", "run", "out=afile/report"], ["out=afile/report", "cannot create"]),
+    ("report out= that cannot be created", ["report", "run", "out=/proc/dlrun-report"],
+     ["out=/proc/dlrun-report", "cannot create"]),
+    ("summary with an unknown argument", ["summary", "garbage_journal", "out=x"], ["out=x", "usage"]),
+    ("refine top=0", ["refine", "garbage_journal", "top=0"], ["top=0", ">= 1"]),
+    ("init into a run folder", ["init", "run"], ["run", "not an empty folder"]),
+    ("ls unknown option", ["ls", "model", "nosuch"], ["unknown model 'nosuch'"]),
+    # what validation can know, refused before a run folder exists (exit 1 after it, before)
+    ("gpu where there is none", [V, "hardware=gpu"], ["hardware.accelerator=gpu", "no GPU"]),
+    ("run on a gpu where there is none", ["hardware=gpu"], ["hardware.accelerator=gpu", "no GPU"]),
+    ("patch that does not divide the image", [V, "model=transformer", "model.patch_size=3"],
+     ["model.patch_size=3 does not divide the 8x8 images"]),
+    ("run with a patch that does not divide", ["model=transformer", "model.patch_size=5"], ["model.patch_size=5"]),
+    ("sweep over a patch that does not divide", ["-m", "model=transformer", "model.patch_size=2,3"],
+     ["model.patch_size=3"]),
+    ("a model knob deleted", [V, "~model.width"], ["model.width: missing", "model=mlp"]),
+    ("run with a model knob deleted", ["~model.depth"], ["model.depth: missing"]),
+    ("an optimizer knob deleted", [V, "~optim.betas"], ["optim.betas: missing", "optim=adam"]),
+    ("mlflow uri of an unknown scheme", [V, "logger=mlflow", "logger.mlflow.tracking_uri=ftp://nowhere"],
+     ["logger.mlflow.tracking_uri='ftp://nowhere'"]),
+    ("mlflow store under a file", [V, "logger=mlflow", "logger.mlflow.tracking_uri=afile/mlruns"],
+     ["logger.mlflow.tracking_uri='afile/mlruns'"]),
+    ("mlflow sqlite under a file", ["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:///afile/m.db"],
+     ["logger.mlflow.tracking_uri="]),
+    ("npz of uneven arrays", [V, "data=table", "data.path=uneven.npz", "data.target=label"],
+     ["different numbers of rows", "b 40"]),
+    ("run on an npz of uneven arrays", ["data=table", "data.path=uneven.npz", "data.target=label"], ["b 40"]),
+    # accepted typos
+    ("a misspelt knob added with +", [V, "+model.widht=8"], ["model.widht", "did you mean 'width'"]),
+    ("run with a misspelt knob added", ["+model.widht=8"], ["model.widht"]),
+    ("sweep with a misspelt knob added", ["-m", "+model.widht=8", "optim.lr=0.1,0.2"], ["model.widht"]),
+    ("an unknown node added with ++", [V, "++nope.key=1"], ["nope: no such knob"]),
+    ("a tracker knob misspelt", [V, "logger=wandb", "+logger.wandb.projekt=x"], ["logger.wandb.projekt", "project"]),
+    ("a trainer knob added", [V, "+trainer.max_epoch=3"], ["trainer.max_epoch", "max_epochs"]),
+    ("a tracker switched by a word", [V, "logger.csv=maybe"], ["logger.csv='maybe'", "true, false"]),
+    ("eval with a misspelt knob added", ["eval", "run", "+model.widht=8"], ["model.widht"]),
+    ("resume with a misspelt knob added", ["resume", "run", "+trainer.max_epoch=3"], ["trainer.max_epoch"]),
+    # option files that are not mappings
+    ("option file of a scalar", [V, "--config-dir=mine", "model=scalar"], ["model=scalar", "scalar.yaml", "int"]),
+    ("option file of a list", [V, "--config-dir=mine", "model=alist"], ["model=alist", "alist.yaml", "list"]),
+    ("run an option file of a list", ["--config-dir=mine", "model=alist"], ["alist.yaml"]),
+    ("show an option file of a scalar", ["show", "--config-dir=mine", "model=scalar"], ["scalar.yaml"]),
+    ("data option file of words", [V, "--config-dir=mine", "data=words"], ["data=words", "words.yaml", "str"]),
+    ("sweep over an option file of a list", ["-m", "--config-dir=mine", "model=mlp,alist"], ["alist.yaml"]),
+    # search spaces in dlrun's words
+    ("range with a step of 0", ["-m", "optim.lr=range(1,5,0)"], ["optim.lr=range(1,5,0)", "step must not be 0"]),
+    ("range of no values", ["-m", "seed=range(5,1)"], ["seed=range(5,1)", "holds no value"]),
+    ("float range with a step of 0", [V, "-m", "optim.lr=range(0.1,0.5,0)"], ["step must not be 0"]),
+    ("empty choice", ["-m", "model=choice()"], ["model=choice()", "at least one option"]),
+    ("empty choice validated", [V, "-m", "optim.lr=choice()"], ["optim.lr=choice()", "at least one option"]),
+]
+
 
 def _directories(root: Path) -> set:
     return {path for path in root.rglob("*") if path.is_dir()}
@@ -198,7 +305,8 @@ def _run_case(root: Path, case) -> dict:
     _everything(cwd)
     before = _directories(cwd)
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"}
+           "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0",
+           "CUDA_VISIBLE_DEVICES": "-1"}  # "a GPU where there is none" on any machine
     done = subprocess.run([sys.executable, "-m", "dlrun", *args], cwd=cwd, capture_output=True, text=True,
                           env=env, timeout=300)
     return {"code": done.returncode, "output": done.stdout + done.stderr,
@@ -221,10 +329,10 @@ def outcomes(tmp_path_factory):
 
 
 def test_the_table_covers_every_group_and_subcommand():
-    assert len(CASES) >= 60
+    assert len(CASES) >= 150
     assert len({name for name, _, _ in CASES}) == len(CASES)
-    commands = {args[0] for _, args, _ in CASES if args[0] in ("validate", "show", "ls", "eval", "resume", "summary")}
-    assert commands == {"validate", "show", "ls", "eval", "resume", "summary"}
+    every = ("validate", "show", "ls", "eval", "resume", "summary", "refine", "report", "init")
+    assert {args[0] for _, args, _ in CASES if args[0] in every} == set(every)
     keys = " ".join(" ".join(args) for _, args, _ in CASES)
     for group in ("optim.", "schedule.", "model.", "data.", "init", "trainer.", "hardware.", "callbacks.", "loss.",
                   "seed=", "name=", "hydra.run.dir", "hydra.sweep.dir", "--config-dir", "-cn", "-cp", "-m"):

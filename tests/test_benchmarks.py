@@ -27,10 +27,16 @@ def test_overhead_prints_a_ratio_for_every_case():
     ratios = re.findall(r"^(\w): .* hand-written\s+([\d.]+) steps/s\s+bare Lightning\s+([\d.]+) steps/s\s+"
                         r"dlrun\s+([\d.]+) steps/s\s+ratio ([\d.]+)\s+vs bare ([\d.]+)$", out, re.M)
     assert [case for case, *_ in ratios] == ["a", "b", "c"], out
-    for _, hand, bare, ours, ratio, to_bare in ratios:  # one repeat (--smoke): the medians are the ratios
-        assert float(hand) > 0 and float(bare) > 0 and float(ours) > 0
-        assert abs(float(ratio) - float(ours) / float(hand)) < 0.01
-        assert abs(float(to_bare) - float(ours) / float(bare)) < 0.01
+    exact = [json.loads(line) for line in re.findall(r"^  exact (\{.*\})$", out, re.M)]
+    assert len(exact) == 3, out
+    for case in exact:  # the unrounded numbers: the ratios are the quotients whatever the speeds
+        assert case["repeats"] == 1 and all(len(case[side]) == 1 and case[side][0] > 0
+                                            for side in ("hand", "bare", "dlrun")), case
+        assert case["ratio"] == pytest.approx(case["dlrun"][0] / case["hand"][0], rel=1e-12)
+        assert case["vs_bare"] == pytest.approx(case["dlrun"][0] / case["bare"][0], rel=1e-12)
+    for (_, hand, bare, ours, ratio, to_bare), case in zip(ratios, exact):  # the printed line rounds the same numbers
+        assert float(ratio) == round(case["ratio"], 3) and float(to_bare) == round(case["vs_bare"], 3)
+        assert float(ours) == round(case["dlrun"][0], 1) and float(hand) == round(case["hand"][0], 1)
 
 
 @pytest.mark.slow

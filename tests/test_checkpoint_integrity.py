@@ -18,6 +18,7 @@ import torch
 from dlrun.training.checkpoint_files import as_recorded, recorded_path, sidecar, sidecar_text, verify_checksum
 from dlrun.cli.commands.evaluate import main as evaluate
 from dlrun.cli.commands.resume import main as resume
+from conftest import run_cli
 from dlrun.base.errors import CheckpointError, ConfigError
 from dlrun.cli.precheck import check_command_line
 from dlrun.recipe.transfer import load_state_dict, resolve_checkpoint
@@ -70,13 +71,30 @@ def test_a_flipped_byte_is_refused_by_eval_resume_and_init(copied_run, capsys):
         load_state_dict(best)
 
 
-def test_no_sidecar_is_accepted_and_a_malformed_one_is_refused(tmp_path):
+def test_no_sidecar_is_accepted_with_a_warning_and_a_malformed_one_is_refused(tmp_path, capsys):
     path = tmp_path / "w.pt"
     torch.save({"w": torch.zeros(2)}, path)
-    verify_checksum(path)  # an older run: nothing recorded, nothing to check
+    verify_checksum(path)  # an older run: nothing recorded, nothing to check, said once
+    verify_checksum(path)
+    warned = capsys.readouterr().err.strip().splitlines()
+    assert warned == [f"dlrun: warning: {path}: no checksum file (w.pt.sha256): loaded without verifying it "
+                      "(a corrupt file loads as it is)"]
     sidecar(path).write_text("not a checksum\n")
     with pytest.raises(CheckpointError, match="w.pt.sha256: not a SHA-256 checksum file"):
         verify_checksum(path)
+
+
+def test_a_flipped_byte_without_its_sidecar_is_evaluated_with_a_warning(copied_run):
+    """A deleted sidecar cannot be told from an older run's: the corrupt file loads (its
+    loss may be nan), and `dlrun eval` says in one line that nothing was verified."""
+    best = copied_run / "checkpoints" / "best.ckpt"
+    flip_a_byte(best)
+    sidecar(best).unlink()
+    result = run_cli(["eval", str(copied_run)], cwd=copied_run.parent)
+    assert result.returncode == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "without verifying" in line]
+    assert warnings == [f"dlrun: warning: {best}: no checksum file (best.ckpt.sha256): loaded without "
+                        "verifying it (a corrupt file loads as it is)"], result.stderr
 
 
 def test_an_unsafe_checkpoint_is_refused_naming_what_it_would_import(copied_run, tmp_path, capsys):

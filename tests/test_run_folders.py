@@ -215,3 +215,34 @@ def test_a_full_disk_keeps_the_previous_checkpoints_and_says_so_in_one_line(tmp_
         assert not list(run_dir.rglob(".*.tmp"))  # no temporary left behind
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_run_killed_as_its_folder_appears_reads_as_crashed_and_resume_starts_it_again(tmp_path):
+    """summary.json is the folder's first file: at the first moment the folder exists it is
+    there (kill -9 then leaves a run, not an anonymous folder); `dlrun resume` of a run with
+    no checkpoint starts it again from step 0 in the same folder, saying so in one line."""
+    run_dir = tmp_path / "run"
+    process = start_cli([*TINY, *ONE_THREAD, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    try:
+        first_seen = _wait_for(lambda: run_dir.is_dir() and sorted(p.name for p in run_dir.iterdir()), timeout=300,
+                               what="the run folder")
+    finally:
+        process.kill()
+        process.wait()
+    assert "summary.json" in first_seen, first_seen
+    assert not (run_dir / "checkpoints").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+    shown = run_cli(["summary", str(run_dir)], cwd=tmp_path)
+    assert shown.returncode == 0 and "crashed" in shown.stdout and "step 0" in shown.stdout, shown.output
+
+    resumed = run_cli(["resume", str(run_dir)], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    said = [line for line in resumed.stderr.splitlines() if "before its first checkpoint" in line]
+    assert said == [f"dlrun resume: {run_dir} stopped before its first checkpoint: starting it again from step 0 "
+                    "in the same folder"], resumed.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["global_step"] == 10
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # the same folder, no new one

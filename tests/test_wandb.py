@@ -165,3 +165,30 @@ def test_resume_continues_the_same_wandb_run_offline_without_credentials(tmp_pat
     folders = sorted((run_dir / "wandb").glob("offline-run-*"))
     assert len(folders) == 2 and all(folder.name.endswith(f"-{run_id}") for folder in folders)
     assert offline_run(folders[-1])["summary"]["global_step"] == 15
+
+
+def _closed_port() -> int:
+    """A localhost port nothing listens on (bound, then released): connections are refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_an_unreachable_server_gives_a_bounded_start_then_offline_in_one_line(tmp_path):
+    """An API key and no network (the W&B server URL a closed localhost port): the run does
+    not hang on W&B's retries; after WANDB_INIT_TIMEOUT it goes on offline, saying so once."""
+    env = {**ONE_THREAD, "WANDB_MODE": "", "WANDB_API_KEY": SECRET, "WANDB_INIT_TIMEOUT": "5",
+           "WANDB_BASE_URL": f"http://127.0.0.1:{_closed_port()}", "HOME": str(tmp_path / "home")}
+    run_dir = tmp_path / "run"
+    result = run_cli([*TINY, "logger=wandb", f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=env, timeout=600)
+    assert result.returncode == 0, result.output[-3000:]
+    told = [line for line in result.output.splitlines() if "could not start online" in line]
+    assert len(told) == 1 and "127.0.0.1" in told[0] and "within 5 s" in told[0], result.output[-3000:]
+    summary = read_json(run_dir / "summary.json")
+    assert summary["status"] == "completed" and summary["wandb"]["mode"] == "offline"
+    assert offline_run(Path(summary["wandb"]["dir"]))["summary"]["global_step"] == summary["global_step"] == 10
+    leaks = [str(path) for path in tmp_path.rglob("*") if path.is_file() and SECRET.encode() in path.read_bytes()]
+    assert not leaks and SECRET not in result.output, f"API key written to {leaks}"

@@ -45,7 +45,8 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     problems = folder_problems(run_dir, "run_dir") if run_dir is not None else output_problems(cfg, multirun=False)
     if problems:
         raise ConfigError(problems)
-    run_dir = claim(run_dir if run_dir is not None else cfg.hydra.run.dir, named=run_dir is not None, key="run_dir").resolve()
+    run_dir = claim(run_dir if run_dir is not None else cfg.hydra.run.dir, named=run_dir is not None, key="run_dir",
+                    config=config).resolve()
     with holding(run_dir):
         _save_hydra_files(config, run_dir, overrides)
         handlers = attach_run_log(run_dir)

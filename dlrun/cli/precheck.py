@@ -117,6 +117,21 @@ def _check_sweep(line: CommandLine):
     return base
 
 
+def machine_problems(run_config) -> list:
+    """A single run started here that this machine cannot start: a GPU asked where none can be
+    visible. Not for sweeps (a cluster launcher runs them elsewhere) nor for a rank that SLURM
+    or torchrun started (it checks on its own node)."""
+    from dlrun.base.machine import surely_no_gpu
+    from dlrun.distributed.env import external_world_size
+    from dlrun.distributed.plan import GPU_ACCELERATORS
+
+    accelerator = run_config.hardware.accelerator
+    if accelerator in GPU_ACCELERATORS and external_world_size() == 1 and surely_no_gpu():
+        return [f"hardware.accelerator={accelerator}: no GPU is visible on this machine (no GPU device in /dev, or "
+                "CUDA_VISIBLE_DEVICES hides them); hardware=cpu or hardware=auto run on the CPU"]
+    return []
+
+
 def check_command_line(args, outputs: bool = True) -> Checked:
     """The checked command line and its composed config; ConfigError says what is wrong.
     With `outputs`, the run (sweep) folder must be one that can be created."""
@@ -130,6 +145,9 @@ def check_command_line(args, outputs: bool = True) -> Checked:
         cfg = compose(line.overrides, return_hydra_config=True, source=line.source)
         if line.show_cfg is None:  # --cfg prints what composes, a partial config included: nothing runs
             run_config = validated(cfg)
+            problems = machine_problems(run_config)
+            if problems:
+                raise ConfigError(problems)
     if outputs and line.show_cfg is None:
         problems = output_problems(cfg, line.multirun)
         if problems:

@@ -78,6 +78,9 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
 
     overrides = list(overrides)
     parse_overrides(overrides, multirun=multirun)
+    problems = option_file_problems(overrides, source)
+    if problems:
+        raise ConfigError(problems)
     try:
         with hydra_for(source) as hydra:
             cfg = hydra.compose_config(source.config_name, overrides, RunMode.MULTIRUN if multirun else RunMode.RUN,
@@ -86,10 +89,36 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
         raise ConfigError([yaml_problem(error)]) from None
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError([explain_composition_error(error, overrides, source, multirun)]) from None
+    except OSError as error:  # OmegaConf.load of a file holding a scalar: "Invalid loaded object type: int"
+        raise ConfigError([f"a config file it selects is not `key: value` lines ({error}); each option file "
+                           "must hold a mapping"]) from None
     if not return_hydra_config:
         with open_dict(cfg):
             cfg.pop("hydra", None)
     return cfg
+
+
+def option_file_problems(overrides, source: ConfigSource) -> list:
+    """`group=option` choices whose YAML file holds a scalar or a list instead of `key: value`
+    lines, named with the file (Hydra's own error names neither)."""
+    import yaml
+
+    problems = []
+    for override in overrides:
+        key, _, value = override.lstrip("+").partition("=")
+        if not value or "." in key or key.startswith("~") or not re.fullmatch(r"[\w/@]+", key):
+            continue
+        for option in value.split(","):
+            for folder in source.folders():
+                path = Path(str(folder)) / key.split("@")[0] / f"{option.strip()}.yaml"
+                try:
+                    content = yaml.safe_load(path.read_text()) if path.is_file() else None
+                except (OSError, yaml.YAMLError):  # a YAML error is reported by composition, with its line
+                    continue
+                if content is not None and not isinstance(content, dict):
+                    problems.append(f"{key}={option}: {path} holds the {type(content).__name__} {str(content)[:40]}, "
+                                    "not `key: value` lines: an option file must be a mapping")
+    return problems
 
 
 def plain_config(cfg) -> dict:

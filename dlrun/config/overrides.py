@@ -59,7 +59,30 @@ def _grammar_problem(line: str, error) -> str:
         if token.text == "<EOF>":
             return _char_problem(line, key, value, len(line) - 1 if line.endswith(("(", ",")) else len(line))
         return _char_problem(line, key, value, token.start)
-    return f"{shown(line)}: {str(error).strip().splitlines()[0]}"
+    text = str(error).strip().splitlines()[0]
+    if "empty choice is not legal" in text:
+        return f"{shown(line)}: choice() needs at least one option, e.g. {key}=choice(a,b)"
+    return f"{shown(line)}: {text}"
+
+
+def sweep_value_problem(line: str, override):
+    """A sweep whose values Python or Optuna would refuse in their own words: range() with a
+    step of 0 or no values, a choice or list of no options. None when it holds values."""
+    from hydra.core.override_parser.types import ChoiceSweep, RangeSweep
+
+    if not override.is_sweep_override():
+        return None
+    value = override.value()
+    if isinstance(value, RangeSweep):
+        if value.step == 0:
+            return f"{shown(line)}: range()'s step must not be 0, e.g. range(1,5,1)"
+        step = value.step if value.step is not None else 1
+        if (step > 0 and value.start >= value.stop) or (step < 0 and value.start <= value.stop):
+            return f"{shown(line)}: range({value.start},{value.stop},{step}) holds no value (start must come " \
+                   "before stop in the step's direction)"
+    if isinstance(value, ChoiceSweep) and not value.list:
+        return f"{shown(line)}: choice() needs at least one option, e.g. choice(a,b)"
+    return None
 
 
 def _number_problem(line: str, error: ValueError) -> str:
@@ -94,6 +117,10 @@ def parse_overrides(lines, multirun: bool = False, config_loader=None) -> list:
             override = parse_one(parser, line)
         except ConfigError as error:
             problems += error.problems
+            continue
+        problem = sweep_value_problem(line, override)
+        if problem:
+            problems.append(problem)
             continue
         if override.is_sweep_override() and not multirun:
             problems.append(f"{shown(line)}: a sweep (several values) needs -m (dlrun -m {shown(line)}); for one "

@@ -14,9 +14,10 @@ from dlrun.config.declarations import rule_problems
 from dlrun.config.own_code import checked_own_code
 from dlrun.config.run_length import run_length_problems
 from dlrun.config.structure import structure_problems
+from dlrun.config.unknown_keys import missing_knob_problems, unknown_key_problems
 from dlrun.data.datasets import DATASETS, data_entry, data_kind, data_problems
 from dlrun.loggers.table import logger_problems
-from dlrun.models.zoo import MODELS, incompatibility, knob_problems
+from dlrun.models.zoo import MODELS, incompatibility, knob_problems, patch_size_problem
 from dlrun.recipe.optim import optimizer_arguments
 from dlrun.recipe.transfer import checkpoint_problems
 
@@ -38,7 +39,10 @@ def _fit_problems(cfg: dict) -> list:
     if cfg["data"]["name"] not in DATASETS or (cfg["model"].get("name") not in MODELS and "_target_" not in cfg["model"]):
         return []  # already reported by name
     modality, task = data_kind(cfg["data"])
-    problem = incompatibility(cfg["model"], modality, task, cfg["data"]["name"], data_entry(cfg["data"]["name"]).causal)
+    entry = data_entry(cfg["data"]["name"])
+    problem = incompatibility(cfg["model"], modality, task, cfg["data"]["name"], entry.causal)
+    if not problem and entry.image_size and cfg["model"].get("name") == "transformer" and "_target_" not in cfg["model"]:
+        problem = patch_size_problem(cfg["model"].get("patch_size"), *entry.image_size)
     return [problem] if problem else []
 
 
@@ -57,7 +61,7 @@ def validate(cfg) -> None:
     """Raise ConfigError listing every problem in the composed config (a plain dict as it is;
     a DictConfig without Hydra's node, resolved)."""
     cfg = plain_config(cfg)
-    problems = structure_problems(cfg)
+    problems = structure_problems(cfg) or missing_knob_problems(cfg)
     if not problems:
         cfg = checked_own_code(cfg)  # a user's _target_ model or data: checked there; the rules below see dlrun's keys
         problems = rule_problems(cfg)
@@ -65,6 +69,7 @@ def validate(cfg) -> None:
         # data problems (task choice, split sizes, files: headers only) before the model/data fit;
         # the run's length (batches from the data's size) last
         problems = (_name_problems(cfg) or logger_problems(cfg["logger"]) or data_problems(cfg["data"])
-                    or _fit_problems(cfg) or checkpoint_problems(cfg["init"]) or run_length_problems(cfg))
+                    or _fit_problems(cfg) or checkpoint_problems(cfg["init"]) or run_length_problems(cfg)
+                    or unknown_key_problems(cfg))
     if problems:
         raise ConfigError(problems)

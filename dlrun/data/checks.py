@@ -171,6 +171,22 @@ def _table_row_problems(path: Path, cfg_data) -> list:
         return [f"data.path={str(path)!r}: cannot read it as {path.suffix[1:].upper()}: {error}"]
     if rows == 0:
         return [f"data.path={str(path)!r}: the table has a header but no data rows"]
+    return _npz_length_problems(path, cfg_data) if path.suffix == ".npz" else []
+
+
+def _npz_length_problems(path: Path, cfg_data) -> list:
+    """An NPZ's columns (the target and the features the run reads) must hold one row per
+    sample: the same first dimension (read from the .npy headers only)."""
+    with zipfile.ZipFile(path) as archive:
+        columns = cfg_data.get("features") or table_columns(path)
+        try:
+            lengths = {name: (npy_shape(archive, name) or (1,))[0] for name in dict.fromkeys([*columns, cfg_data["target"]])}
+        except (ValueError, SyntaxError, KeyError) as error:
+            return [f"data.path={str(path)!r}: cannot read it as NPZ: {error}"]
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{name} {length}" for name, length in lengths.items())
+        return [f"data.path={str(path)!r}: its arrays hold different numbers of rows ({listed}); every column "
+                "needs one row per sample"]
     return []
 
 

@@ -36,6 +36,8 @@ class DataEntry(Option):
     size: Optional[str] = None
     # the files hold a test split: only val is split off, data.test_fraction is not used
     official_test: bool = False
+    # (height, width) of every image, where the dataset fixes it: validation checks patch sizes against it
+    image_size: Optional[tuple] = None
 
     def kind(self, cfg_data: Mapping) -> tuple:
         return self.modality, cfg_data.get("task") or self.tasks[0]
@@ -90,14 +92,14 @@ def _sequence(tasks: tuple, *knobs: str) -> DataEntry:
     return _generated("dlrun.data.sequences:load", "tokens", tasks, knobs + ("vocab", "n_samples"))
 
 
-def _published_images(check: str, size: str) -> DataEntry:
+def _published_images(check: str, size: str, image_size: tuple) -> DataEntry:
     return DataEntry(impl="dlrun.data.images:load", modality="image", tasks=("classification",), check=check,
-                     size=size, official_test=True, knobs=_PUBLISHED)
+                     size=size, official_test=True, knobs=_PUBLISHED, image_size=image_size)
 
 
 DATASETS: dict[str, DataEntry] = {
     "digits": DataEntry(impl="dlrun.data.digits:load", modality="image", tasks=("classification",),
-                        size="dlrun.data.sizes:digits"),
+                        size="dlrun.data.sizes:digits", image_size=(8, 8)),
     "moons": _toy(),
     "circles": _toy("factor"),
     "blobs": _toy("centers", "n_features"),
@@ -112,9 +114,9 @@ DATASETS: dict[str, DataEntry] = {
     "table": DataEntry(impl="dlrun.data.table:load", modality="vector", tasks=("classification", "regression"),
                        check="dlrun.data.checks:table", size="dlrun.data.sizes:table",
                        knobs=("path", "target", "task", "features")),
-    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
-    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images"),
-    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10"),
+    "mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images", (28, 28)),
+    "fashion_mnist": _published_images("dlrun.data.checks:idx_images", "dlrun.data.sizes:idx_images", (28, 28)),
+    "cifar10": _published_images("dlrun.data.checks:cifar10", "dlrun.data.sizes:cifar10", (32, 32)),
 }
 
 # an unknown dataset name is reported by data_problems, which also allows a user's _target_

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
-from dlrun.base.errors import ConfigError
+from dlrun.base.errors import ConfigError, shown
 from dlrun.base.options import Knob, load_object, unknown_name_message
 from dlrun.base.rules import STRING_MAP, Rule, optional_text, string_list, text
 
@@ -39,8 +39,43 @@ WANDB_KNOBS = {
                       "null (WANDB_MODE, else online with credentials), online, offline or disabled"),
                  "online, offline or disabled; null: WANDB_MODE, else online with credentials"),
 }
+# The tracking URI schemes MLflow's stores take (a plain path is a file store).
+MLFLOW_SCHEMES = ("file", "sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
+
+
+def _creatable(path: Path) -> bool:
+    """Whether `path` is a folder, or one that can be made: its first existing ancestor is a folder."""
+    for ancestor in (path, *path.parents):
+        if ancestor.exists():
+            return ancestor.is_dir()
+    return True
+
+
+def _usable_tracking_uri(uri) -> bool:
+    """An MLflow tracking URI a run can use, checked without importing mlflow or reaching a server."""
+    from urllib.parse import urlparse
+
+    if not isinstance(uri, str) or not uri.strip():
+        return False
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.split("+")[0].lower()  # postgresql+psycopg2://
+    if len(scheme) <= 1:  # a plain path (C: on Windows): a file store folder
+        return _creatable(Path(uri).expanduser())
+    if scheme not in MLFLOW_SCHEMES:
+        return False
+    if scheme == "file":
+        return _creatable(Path(parsed.path))
+    if scheme == "sqlite":
+        database = uri.split("sqlite:///", 1)[1] if uri.startswith("sqlite:///") else ""
+        return bool(database) and _creatable(Path(database).parent)
+    return scheme.startswith("databricks") or bool(parsed.hostname)
+
+
 MLFLOW_KNOBS = {
-    "tracking_uri": Knob(optional_text("null or a tracking URI"), "null: sqlite:///outputs/mlflow.db; or http://HOST:5000"),
+    "tracking_uri": Knob(Rule(lambda v: v is None or _usable_tracking_uri(v),
+                              "null, a folder, file:PATH, sqlite:///FILE, http(s)://HOST[:PORT] or a database URL "
+                              "(postgresql://, mysql://, ...) whose folder can be created"),
+                         "null: sqlite:///outputs/mlflow.db; or http://HOST:5000"),
     "experiment": Knob(text("an MLflow experiment name"), "the experiment the runs belong to (created if missing)"),
     "name": _RUN_NAME,
     "group": _GROUP,
@@ -70,6 +105,9 @@ def logger_problems(cfg_logger) -> list:
 
     problems = [f"logger.{name}: {unknown_name_message('logger', name, LOGGERS)}"
                 for name in cfg_logger if name not in LOGGERS]
+    problems += [f"logger.{name}={shown(repr(value))}: expected true, false, null or a node of its knobs "
+                 f"(logger.{name}.KNOB=...)" for name, value in cfg_logger.items()
+                 if name in LOGGERS and not (value in (True, False, None) or isinstance(value, Mapping))]  # DictConfig too
     for name in chosen_loggers(cfg_logger):
         package = LOGGERS[name].package
         if package and importlib.util.find_spec(package) is None:

@@ -28,6 +28,9 @@ from dlrun.training.summary import read_summary
 log = logging.getLogger("dlrun")
 
 DEFAULT_HOST = "https://api.wandb.ai"
+# How long an online start may wait for the W&B server (W&B's own default, 90 s with
+# retries, hangs a run for minutes without network); WANDB_INIT_TIMEOUT sets it, as for W&B.
+INIT_TIMEOUT_S = 30.0
 _offline_told = False  # the offline notice is said once per process (a sweep's trials share it)
 
 
@@ -95,21 +98,56 @@ def record_fields(run_dir: Path) -> tuple:
     return entry, {name: value for name, value in git.items() if value}
 
 
-def wandb_logger(cfg, run_dir: Path) -> RunLogger:
+def init_timeout() -> float:
+    try:
+        return float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
+    except ValueError:
+        return INIT_TIMEOUT_S
+
+
+def _host() -> str:
+    """The W&B server as a message may name it: host and port, never user or password."""
+    url = urlparse(os.environ.get("WANDB_BASE_URL", DEFAULT_HOST))
+    return f"{url.hostname}:{url.port}" if url.port else str(url.hostname)
+
+
+def _new_logger(cfg, run_dir: Path, mode: str) -> RunLogger:
     import wandb
 
     settings = cfg.logger.wandb
-    mode, why = resolve_mode(settings.mode)
-    if mode == "offline" and is_global_zero():
-        _tell_offline_once(why, run_dir)
     entry, git = record_fields(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     return RunLogger(
         mode=mode, project=settings.project, entity=settings.entity, name=settings.name or cfg.name,
         group=settings.group, tags=list(settings.tags), job_type=settings.job_type, save_dir=str(run_dir),
         id=previous_run_id(run_dir), config={**config, "dlrun_record": entry} if entry else config,
-        settings=wandb.Settings(**git) if git else None,
+        settings=wandb.Settings(init_timeout=init_timeout(), **git),
     )
+
+
+def _started_online(logger: RunLogger) -> bool:
+    """Start the online W&B run now, bounded by init_timeout(): False (nothing started) when
+    the server cannot be reached or refuses the key in time."""
+    try:
+        logger.experiment  # noqa: B018 - the property starts the run (wandb.init)
+        return True
+    except Exception as error:  # CommError, AuthenticationError, a timeout: the run goes on offline
+        global _offline_told
+        _offline_told = True
+        reason = " ".join(str(error).split()).split(" Consider increasing")[0][:160]
+        log.warning("W&B: could not start online at %s within %.0f s (%s); logging offline to the run folder's "
+                    "wandb/ instead (wandb sync it later)", _host(), init_timeout(), reason)
+        return False
+
+
+def wandb_logger(cfg, run_dir: Path) -> RunLogger:
+    mode, why = resolve_mode(cfg.logger.wandb.mode)
+    if mode == "offline" and is_global_zero():
+        _tell_offline_once(why, run_dir)
+    logger = _new_logger(cfg, run_dir, mode)
+    if mode == "online" and is_global_zero() and not _started_online(logger):
+        logger = _new_logger(cfg, run_dir, "offline")
+    return logger
 
 
 def _run_summary(summary: dict) -> dict:

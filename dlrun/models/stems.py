@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from dlrun.models.zoo import patch_size_problem
 from dlrun.models.layers import TokenEmbedding
 
 # the automatic patch size keeps a transformer's sequence at most this long (attention is T^2)
@@ -79,7 +80,7 @@ def sequence_stem(spec, width: int, images: str = "rows", patch_size="auto"):
     if images == "rows":
         return ImageRows(channels, image_width, width), height
     size = auto_patch_size(height, image_width) if patch_size == "auto" else patch_size
-    if height % size or image_width % size:
-        raise ValueError(f"model.patch_size={size} does not divide the {height}x{image_width} images; "
-                         f"use a divisor of both sides or 'auto'")
+    problem = patch_size_problem(size, height, image_width)
+    if problem:
+        raise ValueError(problem)
     return ImagePatches(channels, size, width), (height // size) * (image_width // size)

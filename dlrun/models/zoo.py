@@ -118,6 +118,15 @@ def knob_problems(cfg_model) -> list:
             if not check(cfg_model)]
 
 
+def patch_size_problem(size, height: int, width: int):
+    """The message for image patches that do not tile the images, or None. Shared by validation
+    (for data whose image size is fixed) and the transformer's stem (for any image)."""
+    if isinstance(size, int) and (height % size or width % size):
+        return (f"model.patch_size={size} does not divide the {height}x{width} images; "
+                "use a divisor of both sides or 'auto'")
+    return None
+
+
 def incompatibility(cfg_model, modality: str, task: str, data_name: str, causal: bool = False):
     """None if the model can consume (modality, task[, causal]); else the one clear message."""
     if "_target_" in cfg_model:

@@ -46,7 +46,11 @@ def resolve_checkpoint(path, which: str) -> Path:
     candidates = []
     summary = path / "summary.json"
     if summary.is_file():
-        named = recorded_path(path, json.loads(summary.read_text()).get(f"{which}_checkpoint"))
+        try:
+            recorded = json.loads(summary.read_text())
+        except (ValueError, OSError):  # a damaged summary.json: the checkpoint by its usual name
+            recorded = {}
+        named = recorded_path(path, recorded.get(f"{which}_checkpoint")) if isinstance(recorded, dict) else None
         candidates += [named] if named else []
     candidates.append(path / "checkpoints" / f"{which}.ckpt")
     for candidate in candidates:

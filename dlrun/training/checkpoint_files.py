@@ -3,7 +3,9 @@
 Paths in summary.json are relative to the run folder (absolute in older runs), so a copied
 or moved run folder reads its own files. Next to every checkpoint X.ckpt the writer leaves
 X.ckpt.sha256 in sha256sum's format (`<64 hex digits>  X.ckpt`); a reader checks it before
-loading (a file without one, from an older run, is accepted). Standard library only.
+loading. A file without one (an older run's, a copied file, a deleted sidecar) is loaded,
+with one line on stderr saying it was not verified: a corrupt file then loads as it is.
+Standard library only.
 
 The hpc checkpoints Lightning writes when SLURM warns a job (hpc_ckpt_N.ckpt, in the run
 folder) keep theirs in the run folder's hpc_checksums/: Lightning finds the one to resume from
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -61,10 +64,25 @@ def _verified(path: str, modified_ns: int, size: int) -> None:
                               f"({sidecar(path).name}); refusing to load it")
 
 
+# Checkpoints this process loaded without a sidecar, warned about once each.
+_UNVERIFIED: set = set()
+
+
+def _warn_unverified(path) -> None:
+    key = str(Path(path).absolute())
+    if key not in _UNVERIFIED:
+        _UNVERIFIED.add(key)
+        print(f"dlrun: warning: {path}: no checksum file ({sidecar(path).name}): loaded without verifying "
+              "it (a corrupt file loads as it is)", file=sys.stderr)
+
+
 def verify_checksum(path) -> None:
-    """CheckpointError if `path` does not match its sidecar; nothing to check without one."""
+    """CheckpointError if `path` does not match its sidecar; without one, a one-line warning
+    that it was not verified."""
     try:
         if not sidecar(path).is_file():
+            if Path(path).is_file():
+                _warn_unverified(path)
             return
         stat = Path(path).stat()
     except OSError as error:

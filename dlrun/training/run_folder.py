@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dlrun.base.errors import BadInput, ConfigError
 from dlrun.training.console import attach_run_log, detach
+from dlrun.training.summary import SUMMARY_FILE, load_summary_file
 from dlrun.config.validate import validated
 
 SAVED_CONFIG = Path(".hydra") / "config.yaml"
@@ -29,7 +30,9 @@ def split_arguments(args, usage: str, options=()):
     if not args or "=" in args[0] or args[0].startswith("-"):
         raise UsageError(usage)
     run_dir = Path(args[0])
-    if not (run_dir / SAVED_CONFIG).is_file():
+    if (run_dir / SUMMARY_FILE).is_file():
+        load_summary_file(run_dir / SUMMARY_FILE)  # a damaged one is named first, in one line
+    if not (run_dir / SAVED_CONFIG).is_file() and _config_in_summary(run_dir) is None:
         raise UsageError(f"{run_dir}: not a dlrun run folder (no {SAVED_CONFIG})")
     chosen, overrides = {}, []
     for arg in args[1:]:
@@ -83,13 +86,40 @@ def apply_overrides(cfg, overrides):
     return cfg
 
 
+def _config_in_summary(run_dir):
+    """The config a run folder's first summary.json holds (a run killed before Hydra wrote
+    .hydra/), or None."""
+    import json
+
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    config = summary.get("config") if isinstance(summary, dict) else None
+    return config if isinstance(config, dict) and config else None
+
+
+def _saved_config(run_dir):
+    """The run's saved config: .hydra/config.yaml, else the one in its summary.json;
+    UsageError in one line when the file is not a config (truncated, not YAML, a list)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    path = Path(run_dir) / SAVED_CONFIG
+    if not path.is_file():
+        return OmegaConf.create(_config_in_summary(run_dir))
+    try:
+        saved = OmegaConf.load(path)
+        if not isinstance(saved, DictConfig):
+            raise ValueError(f"it holds a {type(OmegaConf.to_container(saved)).__name__}, not a mapping of keys")
+        return OmegaConf.create(OmegaConf.to_container(saved, resolve=True))  # the run's own name, not a new one
+    except Exception as error:  # YAML syntax, interpolation, encoding: the file is not the config dlrun wrote
+        reason = " ".join(str(error).split())[:200]
+        raise UsageError(f"{path}: not a readable run config ({reason}); the run folder is damaged") from None
+
+
 def load_run_config(run_dir, overrides=()):
     """The run's saved, resolved config with `overrides` applied, validated."""
-    from omegaconf import OmegaConf
-
-    saved = OmegaConf.load(Path(run_dir) / SAVED_CONFIG)
-    cfg = OmegaConf.create(OmegaConf.to_container(saved, resolve=True))  # the run's own name, not a new one
-    return validated(apply_overrides(cfg, overrides))
+    return validated(apply_overrides(_saved_config(run_dir), overrides))
 
 
 def save_config(cfg, run_dir, overrides) -> None:
@@ -97,6 +127,7 @@ def save_config(cfg, run_dir, overrides) -> None:
     from omegaconf import OmegaConf
 
     hydra_dir = Path(run_dir) / SAVED_CONFIG.parent
+    hydra_dir.mkdir(exist_ok=True)  # a run killed before Hydra wrote it
     OmegaConf.save(cfg, hydra_dir / "config.yaml")
     listed = hydra_dir / "overrides.yaml"
     previous = list(OmegaConf.load(listed)) if listed.is_file() else []

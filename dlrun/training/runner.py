@@ -32,10 +32,12 @@ def build_components(cfg: DictConfig, initialise: bool = True):
     from dlrun.data.module import DataModule
     from dlrun.recipe.init_schemes import apply_init
     from dlrun.models.zoo import build_model
+    from dlrun.training.memory_check import check_memory
     from dlrun.training.task import TaskModule
 
     datamodule = DataModule(cfg.data, cfg.seed)
     spec = datamodule.spec
+    check_memory(cfg, spec)  # before any weight is allocated: a model that cannot fit is a config error
     model = build_model(cfg.model, spec)
     if initialise:
         model = apply_init(model, cfg.init)
@@ -59,12 +61,14 @@ def _checkpoint_paths(trainer, run_dir: Path):
 def _fit_and_test(cfg, run_dir: Path, summary: dict, holder: SimpleNamespace, resume_from, hooks: RunHooks):
     import lightning as L
 
+    from dlrun.training.output_check import check_model_output
     from dlrun.training.trainer import build_trainer
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, task = build_components(cfg, initialise=resume_from is None)
     summary["spec"] = datamodule.spec.to_dict()
     summary["params"] = parameter_count(task)
+    check_model_output(task.model, datamodule)  # before the first step: a wrong width is a config error
     trainer = build_trainer(cfg, run_dir, callback_factories=hooks.callbacks)
     holder.trainer = trainer
     # a resume restores weights, optimizer, schedule, loops, callbacks and random states;

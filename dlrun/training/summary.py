@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dlrun import __version__
 from dlrun.base import atomic
+from dlrun.base.errors import BadInput
 from dlrun.training.checkpoint_files import as_recorded, recorded_path
 from dlrun.base.ownership import live_owner, read_owner
 
@@ -82,17 +83,38 @@ def with_absolute_paths(summary: dict, run_dir) -> dict:
     return dict(summary, run_dir=str(run_dir), **paths)
 
 
+class SummaryUnreadable(BadInput):
+    """A summary.json that is not one (cut short, not JSON, not an object): one line naming it."""
+
+
+def load_summary_file(path) -> dict:
+    """summary.json's object as written; SummaryUnreadable (one line) for anything else."""
+    try:
+        summary = json.loads(Path(path).read_text())
+    except UnicodeDecodeError:
+        raise SummaryUnreadable(f"{path}: not a readable {SUMMARY_FILE} (not UTF-8 text); the run folder is "
+                                "damaged") from None
+    except json.JSONDecodeError as error:
+        raise SummaryUnreadable(f"{path}: not a readable {SUMMARY_FILE} (invalid or cut-short JSON: {error.msg}, "
+                                f"line {error.lineno}); the run folder is damaged") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
+        what = f"a JSON {type(summary).__name__}" if not isinstance(summary, dict) else "an object without a status"
+        raise SummaryUnreadable(f"{path}: not a dlrun {SUMMARY_FILE} ({what}); the run folder is damaged")
+    return summary
+
+
 def read_summary(run_dir) -> dict:
     path = Path(run_dir) / SUMMARY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no {SUMMARY_FILE} (is {run_dir} a dlrun run folder?)")
-    summary = with_absolute_paths(json.loads(path.read_text()), run_dir)
+    summary = with_absolute_paths(load_summary_file(path), run_dir)
     if summary.get("status") == "running" and live_owner(run_dir) is None:
         owner = read_owner(run_dir)
         who = owner.describe() if owner else "its process"
         summary["status"] = "crashed"
-        summary["error"] = (f"{who} stopped without a word (killed, or its node was lost); "
-                            f"`dlrun resume {run_dir}` continues from the last checkpoint")
+        then = ("continues from the last checkpoint" if any((Path(run_dir) / "checkpoints").glob("*.ckpt"))
+                else "starts it again from step 0 (it stopped before its first checkpoint)")
+        summary["error"] = f"{who} stopped without a word (killed, or its node was lost); `dlrun resume {run_dir}` {then}"
     return summary
 
 

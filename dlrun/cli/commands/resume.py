@@ -10,6 +10,7 @@ config or checkpoint, 1 when the resumed run does not complete.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from dlrun.training.checkpoint_choice import trained_spec, checkpoint_file, check_fits, read_checkpoint, require_training_state
@@ -54,6 +55,20 @@ def resume_checkpoint(run_dir: Path, cfg) -> Path:
     return path
 
 
+def _killed_before_first_checkpoint(run_dir: Path) -> bool:
+    """A run that stopped (killed, crashed, failed) before it wrote any checkpoint: nothing
+    to continue from, so a resume starts it again. A completed run without checkpoints is not."""
+    import json
+
+    if any((Path(run_dir) / "checkpoints").glob("*.ckpt")):
+        return False
+    try:
+        status = json.loads((Path(run_dir) / "summary.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return status != "completed"
+
+
 @refusing_bad_input("resume")
 def main(args) -> int:
     from dlrun.training.record import enter_working_folder, read_record
@@ -66,24 +81,29 @@ def main(args) -> int:
         enter_working_folder(record)
     cfg = load_run_config(run_dir, overrides)
     _single_process(cfg)
-    checkpoint = resume_checkpoint(run_dir, cfg)
+    checkpoint = None if _killed_before_first_checkpoint(run_dir) else resume_checkpoint(run_dir, cfg)
     with holding(run_dir, take_over_dead=True):  # a live run is never resumed under its feet
         summary = _resume(cfg, run_dir, overrides, checkpoint)
     return 0 if summary["status"] == "completed" else 1
 
 
-def _resume(cfg, run_dir: Path, overrides, checkpoint: Path) -> dict:
+def _resume(cfg, run_dir: Path, overrides, checkpoint) -> dict:
+    """From `checkpoint`, or (None) from step 0 in the same folder."""
     from dlrun.cli.api import run_hooks
     from dlrun.training.console import print_header, print_result
     from dlrun.training.runner import execute
 
     from dlrun.training.record import add_resume
 
-    if overrides:
+    if overrides or not (Path(run_dir) / ".hydra" / "config.yaml").is_file():  # killed before Hydra wrote it
         save_config(cfg, run_dir, overrides)
     add_resume(run_dir, overrides)  # a rerun makes the run as resumed (its overrides too)
     with logging_to(run_dir):
-        print_header(cfg, run_dir, title=f"resume {cfg.name} from {checkpoint}")
+        if checkpoint is None:
+            print(f"dlrun resume: {run_dir} stopped before its first checkpoint: starting it again from step 0 "
+                  "in the same folder", file=sys.stderr)
+        title = f"resume {cfg.name} from {checkpoint}" if checkpoint else f"restart {cfg.name} from step 0"
+        print_header(cfg, run_dir, title=title)
         summary = execute(cfg, run_dir, resume_from=checkpoint, hooks=run_hooks())
         print_result(summary)
     return summary

@@ -25,6 +25,25 @@ def _sweep_folder(args, usage: str, options=()):
     return args[0], chosen
 
 
+def readable_journal(folder):
+    """The sweep's study, or BadInput in one line when its study.journal is not one Optuna can
+    read (garbage, a JSON list, a record without its fields); other folders pass as they are."""
+    from pathlib import Path
+
+    from dlrun.sweeps.study import JOURNAL_FILE, load
+
+    journal = Path(folder) / JOURNAL_FILE
+    if not journal.is_file():
+        return None
+    try:
+        return load(folder)
+    except BadInput:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:  # Optuna's replay of the log
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:160]
+        raise BadInput(f"{journal}: not a readable Optuna journal ({reason}); the sweep folder is damaged") from None
+
+
 def _run_folder_summary(folder) -> bool:
     """A run folder's result (a run killed without a word reads as crashed there, from its
     stale owner); False when `folder` is no run folder."""
@@ -50,7 +69,7 @@ def summary_main(args) -> int:
     from dlrun.sweeps.study import load
 
     folder, _ = _sweep_folder(args, SUMMARY_USAGE)
-    study = load(folder)
+    study = readable_journal(folder) or load(folder)  # no journal: load says what is missing
     reconcile(study, folder)  # as a sweep start does: the table shows what the trial folders say
     summarize(folder, study)
     return 0
@@ -65,7 +84,7 @@ def refine_main(args) -> int:
     from dlrun.sweeps.refine import refine_command
     from dlrun.sweeps.study import load, sweep_record
 
-    study = load(folder)
+    study = readable_journal(folder) or load(folder)  # no journal: load says what is missing
     names = sweep_record(study).get("objectives") or []
     if len(names) > 1:  # on stderr: stdout stays the command alone
         print(f"refine: a multi-objective sweep; the new space is around the best trials by the first objective "

@@ -25,7 +25,8 @@ def _claim_run_dir(args, checked):
     from dlrun.training.run_dirs import claim
 
     named = any(arg.split("=")[0].lstrip("+") == RUN_DIR_KEY for arg in args)
-    return claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named)  # ${now:} resolved once, here
+    # ${now:} resolved once, here; the folder appears with summary.json in it
+    return claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named, config=checked.run_config)
 
 
 def _with_usage(args) -> list:
