@@ -6,7 +6,6 @@ its driver are absent."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 

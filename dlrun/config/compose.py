@@ -5,6 +5,7 @@ into one-line messages that name the key, the value and what is allowed."""
 from __future__ import annotations
 
 import difflib
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

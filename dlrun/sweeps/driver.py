@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dlrun.recipe.metrics import objectives
 from dlrun.sweeps import study as studies
-from dlrun.sweeps.loop import Worker, counted_trials
+from dlrun.sweeps.claims import counted_trials
+from dlrun.sweeps.loop import Worker
 from dlrun.sweeps.reconcile import reconcile, settle_from_folder
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings

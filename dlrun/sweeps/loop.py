@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dlrun.recipe.metrics import objectives
 from dlrun.training.summary import read_summary
-from dlrun.sweeps.claims import Claims, counted_trials  # noqa: F401  (counted_trials: the driver's)
+from dlrun.sweeps.claims import Claims
 from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry
 

@@ -6,7 +6,6 @@ FIRST_SWEEP_DIR/report/). Exit 2 on a bad command, a folder that is no sweep, or
 from __future__ import annotations
 
 import os
-import sys
 
 from dlrun.base.errors import BadInput, refusing_bad_input
 
