@@ -54,9 +54,11 @@ DLRUN_CONFIGS = ConfigSource()
 def hydra_for(source: ConfigSource):
     """Hydra set up as the `dlrun` app sets it up, for the time of the block."""
     from dlrun.base.hydra_private import app_hydra
+    from dlrun.config.option_name import register_option_name
     from dlrun.config.sweep_name import register_sweep_name
 
     register_sweep_name()  # conf/config.yaml's hydra.sweep.dir uses ${dlrun.config.sweep_name:...}
+    register_option_name()  # conf/option_names.yaml uses ${dlrun.config.option_name:...}
     problems = source.problems()
     if problems:
         raise ConfigError(problems)
@@ -74,6 +76,7 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
     from omegaconf import open_dict
     from omegaconf.errors import OmegaConfBaseException
 
+    from dlrun.config.option_name import name_options
     from dlrun.config.overrides import parse_overrides
 
     overrides = list(overrides)
@@ -87,6 +90,7 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError([explain_composition_error(error, overrides, source, multirun)]) from None
     if not return_hydra_config:
+        name_options(cfg)  # read from the hydra node, about to go
         with open_dict(cfg):
             cfg.pop("hydra", None)
     return cfg

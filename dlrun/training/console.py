@@ -144,15 +144,16 @@ LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
 
 def attach_run_log(run_dir, console=None) -> list:
-    """Root-logger handlers for RUN_DIR/run.log (appended) and, given a stream, the console;
-    INFO and up. Returns the handlers, for whoever detaches them later."""
-    formatter = logging.Formatter(LOG_FORMAT)
+    """Root-logger handlers for RUN_DIR/run.log (appended, the full format) and, given a stream,
+    the console (ConsoleFormatter: the lines a run started by Hydra prints); INFO and up.
+    Returns the handlers, for whoever detaches them later."""
     handlers = [logging.FileHandler(Path(run_dir) / "run.log", mode="a")]
+    handlers[0].setFormatter(logging.Formatter(LOG_FORMAT))
     if console is not None:
         handlers.append(logging.StreamHandler(console))
+        handlers[-1].setFormatter(ConsoleFormatter())
     root = logging.getLogger()
     for handler in handlers:
-        handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
     return handlers
