@@ -58,6 +58,7 @@ def hydra_main(cfg):
     from dlrun.config.compose import without_hydra
     from dlrun.config.option_name import saved_with_option_names
     from dlrun.config.validate import validated
+    from dlrun.training.console import output_to_run_log
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
@@ -71,7 +72,8 @@ def hydra_main(cfg):
     # run; a sweep's trial raises it for the sweeper to record
     with exiting_on_bad_input() if single else nullcontext():
         config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
-        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
+        with output_to_run_log(hydra_cfg.runtime.output_dir):  # a sweep's console holds the sweep's lines
+            summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks())
     if single:
         if summary["status"] != "completed":
             sys.exit(1)
