@@ -37,6 +37,7 @@ NOT_RUN = {
     "hydra/launcher=slurm": "needs SLURM",
     "data=mnist": "needs MNIST's files (a download)",
     "tracking_uri=http": "needs an MLflow server",
+    "postgresql://": "needs a PostgreSQL server (tests/test_sweep_workers.py runs one)",
     "notes.txt": "a transcript of an error on the user's own file (tests/test_data_errors.py)",
     "t.csv": "a transcript of an error on the user's own file (tests/test_data_errors.py)",
 }
@@ -124,7 +125,7 @@ def test_the_extraction_finds_the_readmes_commands():
     commands = [command for _, command in readme_commands()]
     assert "dlrun ls optim adamw" in commands and "dlrun init myproject && cd myproject" in commands
     assert any(command.startswith("dlrun -m optim.lr='tag(log, interval(1e-5, 1e-1))' hydra.sweeper.n_trials=30 ")
-               and "hydra.sweep.dir" in command for command in commands)  # a `\` continuation joined
+               and "study_name=lr" in command for command in commands)  # a `\` continuation joined
     assert planned("dlrun trainer.max_epochs=5 hydra.run.dir=outputs/demo/lr_small optim.lr=0.001")[0][:3] == \
         ["dlrun", "trainer.max_epochs=1", "hydra.run.dir=outputs/demo/lr_small"]
     assert planned("dlrun loss.label_smoothing=0.1")[0] == ["dlrun", "validate", "loss.label_smoothing=0.1"]

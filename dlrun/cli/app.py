@@ -56,14 +56,13 @@ def hydra_main(cfg):
     from dlrun.base.errors import exiting_on_bad_input
     from dlrun.cli.api import run_hooks
     from dlrun.config.compose import without_hydra
-    from dlrun.config.option_name import saved_with_option_names
+    from dlrun.config.option_name import name_saved_job_config
     from dlrun.config.validate import validated
     from dlrun.training.console import output_to_run_log
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
-    if hydra_cfg.output_subdir is not None:  # resume, evaluate, predict read it outside Hydra
-        saved_with_option_names(Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir / "config.yaml")
+    name_saved_job_config()  # resume, evaluate, predict read it outside Hydra
     single = hydra_cfg.mode == RunMode.RUN
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where

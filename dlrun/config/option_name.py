@@ -8,7 +8,7 @@ The option chosen is Hydra's `runtime.choices`: read from the config being resol
 still holds its `hydra` node (composition, the sweeper's per-trial configs, the run folder's
 name), else from the running job's HydraConfig (a job's config, which Hydra hands over without
 it). A config saved without either (RUN_DIR/.hydra/config.yaml) gets the name written in:
-name_options before its node is dropped, saved_with_option_names for Hydra's saved copy.
+name_options before its node is dropped, name_saved_job_config for Hydra's saved copy.
 The resolver is registered by OptionNameResolver, a Hydra callback (hydra.callbacks), as
 dlrun.config.sweep_name's is, and by register_option_name where dlrun composes itself.
 """
@@ -69,11 +69,21 @@ def name_options(cfg) -> None:
                 cfg[group].name = option_name(group, _root_=cfg)
 
 
-def saved_with_option_names(path) -> None:
-    """Hydra's saved copy of a job's config (RUN_DIR/.hydra/config.yaml), names written in, so
-    that resume, evaluate and predict read it outside Hydra."""
+def name_saved_job_config() -> None:
+    """Hydra's saved copy of the running job's config (RUN_DIR/.hydra/config.yaml), names
+    written in, so that resume, evaluate and predict read it outside Hydra. Call it inside the
+    job (a task function), while Hydra's HydraConfig is the job's."""
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
+    job = HydraConfig.get()
+    if job.output_subdir is None:  # hydra.output_subdir=null: nothing saved
+        return
+    path = Path(job.runtime.output_dir) / job.output_subdir / "config.yaml"
+    if not path.is_file():
+        return
     saved = OmegaConf.load(path)
     if any(_named_by_default(saved, group) for group in NAMED_GROUPS):
         name_options(saved)

@@ -21,6 +21,9 @@ POPULATIONS_DIR = "populations"  # SWEEP_DIR/populations/<first trial>: the shar
 
 def _prepared(config):
     """The task function of a member's Hydra job: the folder and .hydra/ files are made, nothing trains."""
+    from dlrun.config.option_name import name_saved_job_config
+
+    name_saved_job_config()  # as dlrun.cli.app's task function does
     return config
 
 
