@@ -12,6 +12,7 @@ from rich.console import Console
 
 from dlrun.config.compose import compose, without_hydra
 from dlrun.training.console import describe_device, header_lines, result_lines, result_table
+from dlrun.sweeps.progress import SweepProgress
 from dlrun.training.progress import epoch_line
 
 # no carriage return (a redrawn bar) and no escape sequence (colour, cursor): \t and \n only
@@ -58,6 +59,20 @@ def test_epoch_line_shows_train_and_val_metrics_only():
     line = epoch_line(3, 20, 60, {"train/loss": 0.21212, "val/acc": 0.96153, "grad_norm/body.0": 1.5, "lr": 0.001,
                                   "val/loss": float("nan")}, 2.06)
     assert line == "epoch 3/20  step 60  train/loss 0.2121  val/acc 0.9615  2.1 s"
+
+
+def test_sweep_progress_counts_every_finished_trial_and_paces_the_eta_on_this_worker():
+    now = [100.0]
+    progress = SweepProgress(planned=12, done_at_start=2, clock=lambda: now[0])  # a continued sweep: 2 done before
+    now[0] += 120.0
+    assert progress.line(done=3, failed=0) == "sweep: 3/12 trials done, ETA 18 min"  # 120 s a trial, 9 left
+    now[0] += 120.0
+    assert progress.line(done=6, failed=2) == "sweep: 6/12 trials done (2 failed), ETA 6 min"  # 60 s a trial here
+    assert progress.line(done=12, failed=2) == "sweep: 12/12 trials done (2 failed)"
+    assert SweepProgress(3, 0, clock=lambda: 0.0).line(1, 0) == "sweep: 1/3 trials done, ETA < 1 min"
+    slow = SweepProgress(100, 0, clock=lambda: now[0])
+    now[0] += 600.0
+    assert slow.line(1, 0) == "sweep: 1/100 trials done, ETA 16 h 30 min"
 
 
 def test_help_lists_every_subcommand(cli):

@@ -5,6 +5,7 @@ PYTHONPATH for them); validation reads their signatures without importing them."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ class SmallNet(nn.Module):
 
     def __init__(self, spec, hidden: int = 32, activation: str = "swish"):
         super().__init__()
+        print("SmallNet built", flush=True)  # a user's print: a run's console shows it, a sweep's run.log
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(spec.input_shape), hidden),
                                  nn.SiLU() if activation == "swish" else nn.ReLU(), nn.Linear(hidden, spec.output_dim))
 
@@ -48,18 +50,15 @@ def flat_inputs(n_samples=100):
     return np.zeros(n_samples), np.zeros(n_samples, dtype=np.int64)
 '''
 
+# In the lightning-hydra-template style: `_target_` and its knobs, nothing else. The name
+# is the file's (small, myblobs); the split knobs are dlrun's defaults (conf/data/split).
 MODEL_YAML = """# A user's own model
-name: small
 _target_: mymodels.SmallNet
 hidden: 32
 activation: swish
 """
 
 DATA_YAML = """# A user's own data
-defaults:
-  - split@_here_: standard
-  - _self_
-name: myblobs
 _target_: mydata.blobs
 n_samples: 900
 spread: 0.5
@@ -89,8 +88,8 @@ def console_script() -> str:
     return found
 
 
-def dlrun(cwd: Path, *args, timeout=600) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+def dlrun(cwd: Path, *args, timeout=600, env=None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([console_script(), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=environment)
 
@@ -203,15 +202,46 @@ def test_own_model_and_data_learn_with_every_recipe_option_on_two_ranks(project)
     assert summary["test"]["test/acc"] >= 0.9  # three well-separated blobs: about 1.0
 
 
+def test_a_template_style_option_is_named_after_its_file_with_the_default_split(project):
+    import yaml
+
+    result = dlrun(project, "show", "--config-dir", "conf", "model=small", "data=myblobs", "data.test_fraction=0.2")
+    assert result.returncode == 0, result.stderr
+    shown = yaml.safe_load(result.stdout)
+    assert shown["model"]["name"] == "small" and shown["data"]["name"] == "myblobs"
+    assert (shown["data"]["val_fraction"], shown["data"]["test_fraction"], shown["data"]["batch_size"]) == (0.15, 0.2, 64)
+    assert shown["data"]["n_samples"] == 900
+    named = dlrun(project, "show", "--config-dir", "conf", "model=small", "data=myblobs", "model.name=tiny")
+    assert yaml.safe_load(named.stdout)["model"]["name"] == "tiny", named.stderr
+
+
 @pytest.mark.slow
-def test_own_model_and_data_in_a_three_trial_sweep(project):
-    result = dlrun(project, "--config-dir", "conf", "-m", "model=small", "data=myblobs", "optim.lr=0.03,0.01,0.003",
-                   *QUIET, "hydra.sweep.dir=outputs/sweep")
+def test_own_model_and_data_in_a_sweep_whose_console_holds_dlruns_lines_only(project):
+    """A 2-trial sweep of template-style YAMLs, W&B offline: the console holds the sweep's lines
+    and its progress; the user's print and W&B's lines are in each trial's run.log."""
+    result = dlrun(project, "--config-dir", "conf", "-m", "model=small", "data=myblobs", "optim.lr=0.03,0.01",
+                   "logger=csv_wandb", *QUIET, "hydra.sweep.dir=outputs/sweep",
+                   env={"WANDB_SILENT": "false"})  # W&B says what it does, as it does for a user
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summaries = [read_json(project / "outputs" / "sweep" / str(trial) / "summary.json") for trial in range(3)]
-    assert [s["status"] for s in summaries] == ["completed"] * 3
-    assert [s["config"]["optim"]["lr"] for s in summaries] == [0.03, 0.01, 0.003]
+    sweep = project / "outputs" / "sweep"
+    summaries = [read_json(sweep / str(trial) / "summary.json") for trial in range(2)]
+    assert [s["status"] for s in summaries] == ["completed"] * 2
+    assert [s["config"]["optim"]["lr"] for s in summaries] == [0.03, 0.01]
+    assert [s["config"]["model"]["name"] for s in summaries] == ["small"] * 2
     assert max(s["test"]["test/acc"] for s in summaries) >= 0.9
+    assert "name: small" in (sweep / "0" / ".hydra" / "config.yaml").read_text()  # resume reads it outside Hydra
+    console = result.stdout + result.stderr
+    assert "SmallNet built" not in console and "wandb:" not in console, console
+    assert "Warning" not in console and "[INFO]" not in console, console
+    lines = result.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("trial ")]) == 2, console
+    assert [line.split(",")[0] for line in lines if line.startswith("sweep: ")] == ["sweep: 1/2 trials done",
+                                                                                     "sweep: 2/2 trials done"]
+    assert re.search(r"^sweep: 1/2 trials done, ETA (< 1|\d+) min$", result.stdout, re.M), console
+    assert len(lines) < 25, console
+    for trial in range(2):
+        run_log = (sweep / str(trial) / "run.log").read_text()
+        assert "SmallNet built" in run_log and "wandb:" in run_log
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ uninterrupted run with the same seed ends. Bad resume requests fail before train
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import signal
 import subprocess
@@ -105,6 +106,17 @@ def test_resume_extends_a_finished_run_exactly_like_a_longer_run(tmp_path):
     assert training_rows(extended) == training_rows(tmp_path / "whole")
     assert "trainer.max_epochs=2" in (extended / ".hydra" / "overrides.yaml").read_text()
     assert "max_epochs: 2" in (extended / ".hydra" / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_resume_prints_the_lines_a_run_prints(one_epoch, tmp_path):
+    run_dir = shutil.copytree(one_epoch, tmp_path / "run")
+    resumed = run_cli(["resume", str(run_dir), "trainer.max_epochs=2"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    assert not re.search(r"^\[\d{4}-\d\d-\d\d ", resumed.output, re.M), resumed.output  # no `[time][logger][INFO]`
+    assert "`Trainer.fit` stopped: `max_epochs=2` reached." in resumed.output.splitlines()  # as a run's console
+    assert "[completed]" in resumed.output and f"run folder: {run_dir.resolve()}" in resumed.output
+    assert "[lightning.pytorch" in (run_dir / "run.log").read_text()  # run.log keeps the full format
 
 
 @pytest.mark.parametrize("args, message", [

@@ -57,11 +57,14 @@ def job(cfg, checked_config=None):
     from dlrun.base.errors import exiting_on_bad_input
     from dlrun.cli.api import run_hooks
     from dlrun.config.compose import without_hydra
+    from dlrun.config.option_name import name_saved_job_config
     from dlrun.config.validate import validated
+    from dlrun.training.console import output_to_run_log
     from dlrun.training.record import invocation_from_hydra
     from dlrun.training.session import run_experiment
 
     hydra_cfg = HydraConfig.get()
+    name_saved_job_config()  # resume, evaluate, predict read it outside Hydra
     single = hydra_cfg.mode == RunMode.RUN
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
@@ -73,8 +76,9 @@ def job(cfg, checked_config=None):
             config = checked_config
         else:
             config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
-        summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks(),
-                                 invocation=invocation_from_hydra(hydra_cfg))
+        with output_to_run_log(hydra_cfg.runtime.output_dir):  # a sweep's console holds the sweep's lines
+            summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks(),
+                                     invocation=invocation_from_hydra(hydra_cfg))
     if single:
         if summary["status"] != "completed":
             sys.exit(1)

@@ -94,7 +94,10 @@ def _point_config(base, point: dict):
         found = OmegaConf.select(base, key, default=absent)
         if found is absent or OmegaConf.is_config(found):
             return None
+    from dlrun.config.option_name import name_options
+
     cfg = copy.deepcopy(base)
+    name_options(cfg)  # read from the hydra node, about to go
     with open_dict(cfg):
         cfg.pop("hydra", None)
     for key, value in point.items():

@@ -55,9 +55,11 @@ DLRUN_CONFIGS = ConfigSource()
 def hydra_for(source: ConfigSource):
     """Hydra set up as the `dlrun` app sets it up, for the time of the block."""
     from dlrun.base.hydra_private import app_hydra
+    from dlrun.config.option_name import register_option_name
     from dlrun.config.sweep_name import register_sweep_name
 
     register_sweep_name()  # conf/config.yaml's hydra.sweep.dir uses ${dlrun.config.sweep_name:...}
+    register_option_name()  # conf/option_names.yaml uses ${dlrun.config.option_name:...}
     problems = source.problems()
     if problems:
         raise ConfigError(problems)
@@ -75,6 +77,7 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
     from omegaconf import open_dict
     from omegaconf.errors import OmegaConfBaseException
 
+    from dlrun.config.option_name import name_options
     from dlrun.config.overrides import parse_overrides
 
     overrides = list(overrides)
@@ -94,6 +97,7 @@ def compose(overrides=(), return_hydra_config: bool = False, source: ConfigSourc
         raise ConfigError([f"a config file it selects is not `key: value` lines ({error}); each option file "
                            "must hold a mapping"]) from None
     if not return_hydra_config:
+        name_options(cfg)  # read from the hydra node, about to go
         with open_dict(cfg):
             cfg.pop("hydra", None)
     return cfg

@@ -77,7 +77,7 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot
     `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plot`:
     plot(history, run_dir) draws a member's plots (dlrun.report.curves.plot_curves), or None."""
     from dlrun.training.run_dirs import holding
-    from dlrun.training.console import attach_run_log, detach
+    from dlrun.training.console import attach_run_log, detach, output_to_run_log
 
     started, members = time.time(), []
     state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
@@ -90,7 +90,9 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot
             stack.enter_context(holding(run_dir))  # one live owner per run folder, as a single run
         handlers = [handler for run_dir in state["run_dirs"] for handler in attach_run_log(run_dir)]
         try:
-            _fit_and_test(configs, members, work_dir, state)
+            # what the shared training prints (warnings, trackers, the user's code): the first member's run.log
+            with output_to_run_log(state["run_dirs"][0]):
+                _fit_and_test(configs, members, work_dir, state)
         except (KeyboardInterrupt, SystemExit):
             state["status"] = "interrupted"
         except Exception as error:  # every member's summary says what happened

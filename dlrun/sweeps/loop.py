@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from dlrun.recipe.metrics import objectives
 from dlrun.training.summary import read_summary
-from dlrun.sweeps.claims import Claims
+from dlrun.sweeps.claims import Claims, counted_trials
+from dlrun.sweeps.progress import SweepProgress
 from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry
 
@@ -150,6 +151,7 @@ class Worker:
         self.lock = threading.Lock()  # one study call at a time in this process
         self.stop = threading.Event()
         self.ran = 0
+        self.progress = SweepProgress(self.planned, len(counted_trials(study)))
 
     def _claim(self) -> list:
         """The slot's next trials: one, or up to plan.population with a batch launcher; [] when none is left."""
@@ -186,6 +188,11 @@ class Worker:
                  " ".join(overrides[len(self.space.fixed):]), f"  (retry of trial {retry_of})" if retry_of is not None
                  else "", f"  ({outcome.error})" if outcome.error else "")
 
+    def _log_progress(self) -> None:
+        counted = counted_trials(self.study)
+        failed = sum(frozen.user_attrs.get("status") in ERROR_STATUSES for frozen in counted)
+        log.info(self.progress.line(min(len(counted), self.planned), failed))
+
     def slot(self, index: int) -> None:
         while True:
             claimed = self._claim()
@@ -199,6 +206,7 @@ class Worker:
                     self.ran += 1
                     self._log(frozen, outcome, overrides)
                 self.on_told()
+                self._log_progress()
                 try:
                     _check_failures(self.study, self.plan, self.planned)
                 except SweepAborted:

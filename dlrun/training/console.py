@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from dlrun.training.record import RECORD_FILE
@@ -36,13 +37,30 @@ def on_terminal() -> bool:
 
 
 class ConsoleFilter(logging.Filter):
-    """The console handler's filter (conf/config.yaml, hydra.job_logging): in a sweep trial only
-    the sweep's own lines, warnings and errors reach the console; run.log keeps everything."""
+    """The console handler's filter (conf/config.yaml, hydra.job_logging): in a sweep only the
+    sweep's own lines and dlrun's warnings and errors reach the console (a library's lines, a
+    trial's progress: its run.log, which keeps everything)."""
 
     def filter(self, record) -> bool:
-        if record.levelno >= logging.WARNING or record.name.startswith("dlrun.sweep"):
+        if record.name.startswith("dlrun.sweep"):
             return True
-        return not in_sweep_trial()
+        if not in_sweep_trial():
+            return True
+        return record.levelno >= logging.WARNING and (record.name == "dlrun" or record.name.startswith("dlrun."))
+
+
+@contextmanager
+def output_to_run_log(run_dir):
+    """A sweep trial's own output (the user's print, Python warnings, W&B's and other libraries'
+    lines written to sys.stdout / sys.stderr) goes to RUN_DIR/run.log while inside; the console
+    keeps the sweep's lines (the logging handlers hold the console stream itself). Python-level
+    writes only: a subprocess or C library writing to the file descriptors is not caught."""
+    if not in_sweep_trial():
+        yield
+        return
+    with open(Path(run_dir) / "run.log", "a", buffering=1) as run_log, \
+            redirect_stdout(run_log), redirect_stderr(run_log):
+        yield
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -148,15 +166,16 @@ LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
 
 def attach_run_log(run_dir, console=None) -> list:
-    """Root-logger handlers for RUN_DIR/run.log (appended) and, given a stream, the console;
-    INFO and up. Returns the handlers, for whoever detaches them later."""
-    formatter = logging.Formatter(LOG_FORMAT)
+    """Root-logger handlers for RUN_DIR/run.log (appended, the full format) and, given a stream,
+    the console (ConsoleFormatter: the lines a run started by Hydra prints); INFO and up.
+    Returns the handlers, for whoever detaches them later."""
     handlers = [logging.FileHandler(Path(run_dir) / "run.log", mode="a")]
+    handlers[0].setFormatter(logging.Formatter(LOG_FORMAT))
     if console is not None:
         handlers.append(logging.StreamHandler(console))
+        handlers[-1].setFormatter(ConsoleFormatter())
     root = logging.getLogger()
     for handler in handlers:
-        handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
     return handlers

@@ -8,6 +8,7 @@ runs it. Settings: conf/hydra/launcher/population.yaml."""
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +22,25 @@ POPULATIONS_DIR = "populations"  # SWEEP_DIR/populations/<first trial>: the shar
 
 def _prepared(config):
     """The task function of a member's Hydra job: the folder and .hydra/ files are made, nothing trains."""
+    from dlrun.config.option_name import name_saved_job_config
+
+    name_saved_job_config()  # as dlrun.cli.app's task function does
     return config
+
+
+@contextmanager
+def _as_job(config):
+    """Hydra's HydraConfig as the job `config`'s while inside, as Hydra's run_job sets it: the
+    population trains in the sweep's process as a sweep trial (its console quiet, what it prints
+    in its run.log: dlrun.training.console)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    previous = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(config)
+    try:
+        yield
+    finally:
+        HydraConfig.instance().cfg = previous
 
 
 class PopulationLauncher(Launcher):
@@ -120,8 +139,9 @@ class PopulationLauncher(Launcher):
                     validate(config)
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
-            summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
-                                         self._pruning(numbers, study_name), plot=plot_curves)
+            with _as_job(members[numbers[0]][0]):
+                summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
+                                             self._pruning(numbers, study_name), plot=plot_curves)
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
         if any(summary["status"] == "interrupted" for summary in summaries):
