@@ -41,6 +41,10 @@ NOT_RUN = {
     "postgresql://": "needs a PostgreSQL server (tests/test_sweep_workers.py runs one)",
     "notes.txt": "a transcript of an error on the user's own file (tests/test_data_errors.py)",
     "t.csv": "a transcript of an error on the user's own file (tests/test_data_errors.py)",
+    "config error:": "an error message the README quotes, not a command",
+    "sbatch ": "needs SLURM (tests/test_slurm_cluster.py starts a cluster)",
+    "apt-get install": "installs system packages",
+    "tests/slurm_cluster.py": "starts a SLURM cluster (tests/test_slurm_cluster.py)",
 }
 # the command trains (or sweeps) here; every other training command is validated
 TRAINED = (
@@ -52,7 +56,7 @@ TRAINED = (
 )
 # a command the README shows failing with a config error
 FAILS = ("dlrun validate optim.lr=-1", "dlrun validate model=cnn data=reverse", "+model.widht=32")
-SUBCOMMANDS = {"ls", "show", "validate", "resume", "eval", "predict", "compare", "refine", "init", "usage", "report"}
+SUBCOMMANDS = {"ls", "show", "validate", "resume", "eval", "predict", "compare", "refine", "init", "usage", "report", "rerun"}
 TINY = {"trainer.max_epochs": "1", "trainer.limit_train_batches": "3", "trainer.limit_val_batches": "2",
         "trainer.limit_test_batches": "2", "trainer.progress_bar": "false", "hardware.threads": "1"}
 FIRST_RUN = "outputs/readme_run"
