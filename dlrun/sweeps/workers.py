@@ -22,6 +22,7 @@ from pathlib import Path
 
 from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S, Heartbeat, Owner, live_owner
+from dlrun.sweeps.outage import patience_for
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -83,8 +84,8 @@ class StoragePresence:
     own optuna.storages.fail_stale_trials closes it, and the storage's failed-trial callback
     (retry_stale: its heartbeat_stale_trial_callback, set in dlrun.sweeps.storage) queues its point again."""
 
-    def __init__(self, worker: str):
-        self.worker = worker
+    def __init__(self, worker: str, url: str):
+        self.worker, self.url = worker, url
         self._held, self._held_storage = set(), None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="dlrun-trial-heartbeat", daemon=True)
@@ -113,19 +114,25 @@ class StoragePresence:
 
     def dead(self, study, running: list) -> list:
         """Trials of workers of this host whose process is gone (at once, before their heartbeat
-        is stale); stale ones elsewhere are closed by Optuna's fail_stale_trials on the way."""
+        is stale); stale ones elsewhere are closed by Optuna's fail_stale_trials on the way,
+        except in the grace period after a storage outage (no worker could beat during it)."""
         from optuna.exceptions import ExperimentalWarning
         from optuna.storages import fail_stale_trials
 
-        with warnings.catch_warnings():  # "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            fail_stale_trials(study)
+        patience = patience_for(self.url)
+        if patience is None or patience.settled_for(STALE_AFTER_S):
+            with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                if patience is None:
+                    fail_stale_trials(study)
+                else:  # it reads the storage through a private method, which the patient storage does not wrap
+                    patience.call(fail_stale_trials, study)
         return [frozen for frozen in running if WORKER_ATTR in frozen.user_attrs
                 and gone_from_this_host(frozen.user_attrs[WORKER_ATTR])]
 
 
 def presence_for(location, worker: str):
-    return StoragePresence(worker) if location.url else FolderPresence(location.sweep_dir, worker)
+    return StoragePresence(worker, location.url) if location.url else FolderPresence(location.sweep_dir, worker)
 
 
 def _unclaimed_and_old(frozen) -> bool:
