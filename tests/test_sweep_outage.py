@@ -5,6 +5,7 @@ point again and leave with n_trials finished)."""
 
 from __future__ import annotations
 
+import logging
 import shlex
 import signal
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from conftest import read_json, run_cli
 from dlrun.sweeps import study as studies
+from dlrun.sweeps.outage import Patience, StorageLost, is_outage
 from dlrun.sweeps.workers import RETRY_ATTR
 from postgres_server import PostgresServer
 from test_sweep_study import LOG_LR
@@ -160,3 +162,73 @@ def test_a_storage_outage_bound_that_is_not_a_positive_number_stops_before_any_t
     assert result.returncode == 2, result.output[-2000:]
     assert "hydra.sweeper.storage_outage_s=0: expected a number of seconds > 0" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "sweep").exists()
+
+
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def sweep_lines():
+    handler = Lines()
+    logging.getLogger("dlrun.sweep").addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logging.getLogger("dlrun.sweep").removeHandler(handler)
+
+
+def test_patience_rides_out_a_lost_connection_and_says_so_twice(tmp_path, sweep_lines):
+    """A real SQLAlchemy engine on a SQLite file whose folder is missing (unable to open: an
+    OperationalError, as a refused connection is), made reachable on the third attempt."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'missing' / 'study.db'}")
+    attempts = []
+
+    def query():
+        attempts.append(1)
+        if len(attempts) == 3:
+            (tmp_path / "missing").mkdir()
+        with engine.connect() as connection:
+            return connection.execute(sqlalchemy.text("select 41 + 1")).scalar()
+
+    assert Patience("sqlite:///study.db", 60).call(query) == 42 and len(attempts) == 3
+    assert len(sweep_lines) == 2, sweep_lines
+    assert sweep_lines[0].startswith("lost the connection to the study's storage sqlite:///study.db (")
+    assert sweep_lines[1].startswith("the study's storage is back after ")
+
+
+def test_patience_gives_up_past_its_bound_and_then_fails_at_once(tmp_path, sweep_lines):
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'missing' / 'study.db'}")
+    patience, attempts = Patience("sqlite:///study.db", 0.3), []
+
+    def query():
+        attempts.append(1)
+        with engine.connect() as connection:
+            return connection.execute(sqlalchemy.text("select 1")).scalar()
+
+    with pytest.raises(StorageLost, match=r"unreachable for more than 0.3 s \(hydra.sweeper.storage_outage_s\)"):
+        patience.call(query)
+    assert len(attempts) >= 2, "retried before giving up"
+    (tmp_path / "missing").mkdir()
+    tried = len(attempts)
+    with pytest.raises(StorageLost):
+        patience.call(query)  # given up: the worker is on its way out, no call waits again
+    assert len(attempts) == tried and len(sweep_lines) == 1, sweep_lines
+
+
+def test_patience_passes_other_errors_through_at_once(sweep_lines):
+    def broken():
+        raise ValueError("not an outage")
+
+    with pytest.raises(ValueError, match="not an outage"):
+        Patience("sqlite:///study.db", 60).call(broken)
+    assert sweep_lines == [] and not is_outage(ValueError("x"))
