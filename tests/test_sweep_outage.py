@@ -63,7 +63,8 @@ def test_workers_ride_out_a_database_restart(tmp_path, server):
     server.start()
     ended = finish(workers, timeout=600)
 
-    for code, output in ended:
+    for index, (code, output) in enumerate(ended):
+        (tmp_path / f"worker-{index}.log").write_text(output)  # what each worker printed, kept for a look
         assert code == 0, output[-3000:]
         assert "Traceback" not in output and "not-written" not in output, output[-3000:]
         assert output.count(LOST) == 1 and output.count(BACK) == 1, output[-3000:]

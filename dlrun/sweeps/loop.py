@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from dlrun.training.summary import read_summary
 from dlrun.sweeps.claims import Claims, counted_trials, holds_place
 from dlrun.base.optuna_private import storage_of, trial_id
-from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, STATUS_ATTR, SURPLUS, reap, retry
+from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, STATUS_ATTR, SURPLUS, WORKER_ATTR, close_dead, reap, retry
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -128,7 +128,8 @@ class Worker:
         if plan.grid:
             self.planned = min(self.planned, len(space.grid()))
         self.claims = Claims(study, space, self.planned, plan.grid, presence, worker)
-        self.presence, self.on_told = presence, on_told or (lambda: None)
+        self.presence, self.on_told, self.worker = presence, on_told or (lambda: None), worker
+        self.running_here = set()  # numbers of the trials this worker's slots run now
         self.lock = threading.Lock()  # one study call at a time in this process
         self.stop = threading.Event()
         self.ran = 0
@@ -146,6 +147,7 @@ class Worker:
                 if frozen is None:
                     break
                 claimed.append(frozen)
+                self.running_here.add(frozen.number)
         return claimed
 
     def _launch(self, claimed: list, index: int) -> list:
@@ -167,13 +169,20 @@ class Worker:
 
     def _still_running(self) -> list | None:
         """After the dead workers' trials are reaped: None when a place is free again (a retry
-        queued), else the trials other slots or workers still run."""
+        queued), else the trials that other workers still run."""
         with self.lock:
             reap(self.study, self.presence, self.settle)
+            running = [frozen for frozen in self.study.get_trials(deepcopy=False)
+                       if frozen.state.name == "RUNNING" and holds_place(frozen)]
+            # stamped with this worker's id but run by none of its slots: left by an earlier sweep of this process
+            orphans = {frozen.number for frozen in running if frozen.user_attrs.get(WORKER_ATTR) == self.worker
+                       and frozen.number not in self.running_here}
+            for frozen in running:
+                if frozen.number in orphans:
+                    close_dead(self.study, frozen, self.settle)
             if self.claims.room():
                 return None
-            return [frozen.number for frozen in self.study.get_trials(deepcopy=False)
-                    if frozen.state.name == "RUNNING" and holds_place(frozen)]
+            return [frozen.number for frozen in running if frozen.number not in orphans | self.running_here]
 
     def _wait_for_the_rest(self) -> bool:
         """Nothing left to start: stay until the trials still running end (a dead worker's is
@@ -204,6 +213,7 @@ class Worker:
                 for frozen, overrides, outcome in ended:
                     self.presence.drop(trial_id(frozen))
                     tell_outcome(self.study, frozen, outcome, overrides)
+                    self.running_here.discard(frozen.number)
                     self.ran += 1
                     self._log(frozen, outcome, overrides)
                 self.on_told()

@@ -184,16 +184,20 @@ def reap(study, presence, settle=None) -> int:
 
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     dead = presence.dead(study, running) + [frozen for frozen in running if _unclaimed_and_old(frozen)]
-    closed = 0
-    for frozen in dead:
-        if settle is not None and settle(frozen):
-            continue
-        worker = frozen.user_attrs.get(WORKER_ATTR, "an unknown worker")
-        if close(study, frozen, INTERRUPTED, f"its worker {worker} stopped (no heartbeat)"):
-            log.warning("trial %d: its worker %s stopped without a word: marked interrupted", frozen.number, worker)
-            retry(study, frozen)
-            closed += 1
-    return closed
+    return sum(close_dead(study, frozen, settle) for frozen in dead)
+
+
+def close_dead(study, frozen, settle=None) -> bool:
+    """One trial whose worker is gone: told what its folder recorded (`settle`), else closed as
+    interrupted with its point queued again; True when closed here as interrupted."""
+    if settle is not None and settle(frozen):
+        return False
+    worker = frozen.user_attrs.get(WORKER_ATTR, "an unknown worker")
+    if close(study, frozen, INTERRUPTED, f"its worker {worker} stopped (no heartbeat)"):
+        log.warning("trial %d: its worker %s stopped without a word: marked interrupted", frozen.number, worker)
+        retry(study, frozen)
+        return True
+    return False
 
 
 def interrupt_own(study, worker: str) -> int:
