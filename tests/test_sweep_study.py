@@ -10,6 +10,7 @@ import json
 import math
 import os
 import shlex
+import threading
 
 import optuna
 import pytest
@@ -165,18 +166,28 @@ def test_a_dead_workers_trial_is_closed_and_its_point_retried_once(tmp_path):
     assert rows[5].params != retry_killed.params and RETRY_ATTR not in studies.load(tmp_path).trials[5].user_attrs
 
 
-def test_a_live_workers_trial_is_left_alone(tmp_path):
+def test_a_live_workers_trial_is_left_alone_and_waited_for(tmp_path):
+    """The other worker ends its trial 2 s after this one ran its last: this one stays until then
+    (a worker leaves when n_trials have ended), and never touches it."""
     sweep(tmp_path, [LOG_LR], Launcher(), n_trials=2)
     holder = Heartbeat(tmp_path / WORKERS_DIR / "other-worker").take()  # another worker, alive
     try:
         live = _asked_by(tmp_path, "other-worker")
-        launcher = Launcher()
+        ended_by_its_worker = threading.Timer(2.0, lambda: live.study.tell(live, 0.5))
+
+        def launch_then_let_the_other_end(overrides):
+            ended_by_its_worker.start()
+            return bowl(overrides)
+
+        launcher = Launcher(score=launch_then_let_the_other_end)
         report = sweep(tmp_path, [LOG_LR], launcher, n_trials=4)
     finally:
+        ended_by_its_worker.join()
         holder.release()
     assert launcher.numbers == [3], "the live trial holds a place: 2 done + 1 running + 1 new = 4"
-    assert {row.number: row.status for row in report.rows}[live.number] == "running"
-    assert studies.load(tmp_path).trials[live.number].state.name == "RUNNING"
+    rows = {row.number: row for row in report.rows}
+    assert (rows[live.number].status, rows[live.number].value) == ("completed", 0.5), "told by its own worker"
+    assert [row.status for row in report.rows] == ["completed"] * 4
 
 
 def test_summary_plots_and_refine_from_the_study(tmp_path):

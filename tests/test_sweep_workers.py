@@ -11,12 +11,9 @@ from __future__ import annotations
 import csv
 import math
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import REPO, read_json, run_cli
+from postgres_server import PostgresServer, free_port
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.devices import DevicePlan
 from dlrun.sweeps.storage import JOURNAL_FILE, POINTER_FILE, cut_off_tail
@@ -34,7 +32,6 @@ from test_sweep_study import LOG_LR, Launcher, bowl, sweep
 QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
          "trainer.test_after_fit=false", "trainer.progress_bar=false", "hardware.threads=1", "logger=csv"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def _env(extra=None) -> dict:
@@ -124,39 +121,14 @@ def test_a_killed_worker_interval_trial_is_retried_with_its_parameters(tmp_path)
 # ---------------------------------------------------------------- real PostgreSQL
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _as_postgres(*command):
-    done = subprocess.run(["runuser", "-u", "postgres", "--", *map(str, command)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, f"{' '.join(map(str, command))}:\n{done.stdout}{done.stderr}"
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """postgresql://... of a throwaway PostgreSQL 15 server on 127.0.0.1, stopped after the tests."""
-    if not (PG_BIN / "initdb").is_file() or shutil.which("runuser") is None:
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (or no runuser)")
-    pytest.importorskip("psycopg", reason='the PostgreSQL driver: pip install "dlrun[postgres]"')
-    # initdb refuses to run as root: the server runs as the postgres user, in a folder of its own
-    # (pytest's tmp folders are private to root)
-    root = Path(tempfile.mkdtemp(prefix="dlrun-postgres-"))
-    shutil.chown(root, "postgres", "postgres")
-    data, port = root / "data", _free_port()
-    _as_postgres(PG_BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
-    _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-o",
-                 f"-h 127.0.0.1 -p {port} -k {root}", "start")
+    server = PostgresServer()
     try:
-        _as_postgres(PG_BIN / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "sweeps")
-        # a password in the URL (trust auth ignores it): dlrun must never write it to a file
-        yield f"postgresql://postgres:not-written@127.0.0.1:{port}/sweeps"
+        yield server.url
     finally:
-        _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 @pytest.mark.slow
@@ -320,7 +292,7 @@ def test_bad_storage_settings_stop_before_any_trial_with_exit_2(tmp_path):
                          cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr, result.output[-2000:]
         assert "Traceback" not in result.output and not sweep_dir.exists()
-    unreachable = f"postgresql://me:secret@127.0.0.1:{_free_port()}/sweeps"
+    unreachable = f"postgresql://me:secret@127.0.0.1:{free_port()}/sweeps"
     result = run_cli(["-m", LOG_LR, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={unreachable}",
                       "hydra.sweeper.study_name=s", f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path)
     assert result.returncode == 2 and "cannot open it" in result.stderr, result.output[-2000:]

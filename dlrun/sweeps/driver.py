@@ -14,12 +14,14 @@ from pathlib import Path
 from dlrun.recipe.metrics import objectives
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.claims import counted_trials
-from dlrun.sweeps.loop import Worker
+from dlrun.sweeps.loop import SweepAborted, Worker
+from dlrun.sweeps.outage import StorageLost
 from dlrun.sweeps.reconcile import reconcile, settle_from_folder
 from dlrun.sweeps.samplers import build_pruner, build_sampler
 from dlrun.sweeps.settings import make_plan, read_settings
 from dlrun.sweeps.space import parse_space
-from dlrun.sweeps.storage import ENV_STORAGE, Location, write_pointer
+from dlrun.sweeps.storage import ENV_STORAGE, Location, without_password, write_pointer
+from dlrun.sweeps.trials import sweep_command
 from dlrun.sweeps.workers import interrupt_own, presence_for, reap, this_worker
 
 log = logging.getLogger("dlrun.sweep")
@@ -70,7 +72,19 @@ def _record(request: SweepRequest, space, settings) -> dict:
 
 
 def location_of(request: SweepRequest, settings) -> Location:
-    return Location(request.sweep_dir, settings.storage, settings.study_name)
+    return Location(request.sweep_dir, settings.storage, settings.study_name, settings.storage_outage_s)
+
+
+def _continue_hint(request: SweepRequest, planned: PlannedSweep) -> str:
+    """What to run, once the storage is back, to continue the sweep (the URL without its password)."""
+    settings = planned.settings
+    where = [f"hydra.sweeper.storage={without_password(settings.storage)}",
+             f"hydra.sweeper.study_name={settings.study_name}"] if settings.storage else []
+    extra = [f"hydra.sweep.dir={request.sweep_dir}", *where]
+    if settings.n_trials is not None:
+        extra.append(f"hydra.sweeper.n_trials={settings.n_trials}")
+    command = sweep_command(_record(request, planned.space, settings), extra=extra)
+    return f"its finished trials' results are in their folders; to continue once it is back: {command}"
 
 
 def open_sweep_study(request: SweepRequest, planned: PlannedSweep):
@@ -147,9 +161,12 @@ def run_sweep(request: SweepRequest, planned: PlannedSweep, launch, summarize, s
     presence = presence_for(location, worker)
     presence.start()
     try:
-        with storage_in_environment(location):
-            _run_worker(study, request, planned, launch, presence, worker, summarize, launch_batch)
-    finally:
-        presence.stop()
-        report = summarize(request.sweep_dir, study)
+        try:
+            with storage_in_environment(location):
+                _run_worker(study, request, planned, launch, presence, worker, summarize, launch_batch)
+        finally:
+            presence.stop()
+            report = summarize(request.sweep_dir, study)  # after an outage past its bound: StorageLost at once
+    except StorageLost as error:
+        raise SweepAborted(f"{error}; {_continue_hint(request, planned)}") from None
     return report

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from dlrun.recipe.metrics import objectives
 from dlrun.training.summary import read_summary
-from dlrun.sweeps.claims import Claims, counted_trials
+from dlrun.sweeps.claims import Claims, counted_trials, holds_place
 from dlrun.sweeps.progress import SweepProgress
 from dlrun.base.optuna_private import storage_of, trial_id
-from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, reap, retry
+from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, STATUS_ATTR, SURPLUS, WORKER_ATTR, close_dead, reap, retry
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -32,8 +32,16 @@ log = logging.getLogger("dlrun.sweep")
 ERROR_STATUSES = ("failed", "crashed")
 
 
+# How often a worker with nothing left to start looks at the trials other workers still run
+WAIT_POLL_S = 1.0
+
+
 class SweepAborted(RuntimeError):
     """Too many trials failed with an error; str() says how many and the last error."""
+
+
+class SweepUnfinished(SweepAborted):
+    """No place is left to take, yet fewer than n_trials ended with a result; str() says which not and why."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,8 @@ class Worker:
         if plan.grid:
             self.planned = min(self.planned, len(space.grid()))
         self.claims = Claims(study, space, self.planned, plan.grid, presence, worker)
-        self.presence, self.on_told = presence, on_told or (lambda: None)
+        self.presence, self.on_told, self.worker = presence, on_told or (lambda: None), worker
+        self.running_here = set()  # numbers of the trials this worker's slots run now
         self.lock = threading.Lock()  # one study call at a time in this process
         self.stop = threading.Event()
         self.ran = 0
@@ -166,6 +175,7 @@ class Worker:
                 if frozen is None:
                     break
                 claimed.append(frozen)
+                self.running_here.add(frozen.number)
         return claimed
 
     def _launch(self, claimed: list, index: int) -> list:
@@ -193,16 +203,53 @@ class Worker:
         failed = sum(frozen.user_attrs.get("status") in ERROR_STATUSES for frozen in counted)
         log.info(self.progress.line(min(len(counted), self.planned), failed))
 
+    def _still_running(self) -> list | None:
+        """After the dead workers' trials are reaped: None when a place is free again (a retry
+        queued), else the trials that other workers still run."""
+        with self.lock:
+            reap(self.study, self.presence, self.settle)
+            running = [frozen for frozen in self.study.get_trials(deepcopy=False)
+                       if frozen.state.name == "RUNNING" and holds_place(frozen)]
+            # stamped with this worker's id but run by none of its slots: left by an earlier sweep of this process
+            orphans = {frozen.number for frozen in running if frozen.user_attrs.get(WORKER_ATTR) == self.worker
+                       and frozen.number not in self.running_here}
+            for frozen in running:
+                if frozen.number in orphans:
+                    close_dead(self.study, frozen, self.settle)
+            if self.claims.room():
+                return None
+            return [frozen.number for frozen in running if frozen.number not in orphans | self.running_here]
+
+    def _wait_for_the_rest(self) -> bool:
+        """Nothing left to start: stay until the trials still running end (a dead worker's is
+        reaped and its point queued again, which this slot then takes). True: a place is free."""
+        waited_for = set()
+        while not self.stop.is_set():
+            running = self._still_running()
+            if running is None:
+                return True
+            if not running:
+                return False
+            if not set(running) <= waited_for:  # said again only when a trial joins the wait
+                log.info("nothing left to start here: waiting for trial(s) %s to end (run by other workers, "
+                         "or retried here if their worker died)", ", ".join(map(str, running)))
+            waited_for = set(running)
+            self.stop.wait(WAIT_POLL_S)
+        return False
+
     def slot(self, index: int) -> None:
         while True:
             claimed = self._claim()
             if not claimed:
-                return
+                if self.stop.is_set() or not self._wait_for_the_rest():
+                    return
+                continue
             ended = self._launch(claimed, index)
             with self.lock:
                 for frozen, overrides, outcome in ended:
                     self.presence.drop(trial_id(frozen))
                     tell_outcome(self.study, frozen, outcome, overrides)
+                    self.running_here.discard(frozen.number)
                     self.ran += 1
                     self._log(frozen, outcome, overrides)
                 self.on_told()
@@ -217,6 +264,7 @@ class Worker:
         """Run until no place is left; how many trials ran here."""
         if slots <= 1:
             self.slot(0)
+            self.check_finished()
             return self.ran
         failures = []
 
@@ -236,5 +284,21 @@ class Worker:
                 thread.join(timeout=0.5)  # a timed join lets Ctrl+C reach this thread
         if failures:
             raise failures[0]
+        self.check_finished()
         return self.ran
+
+    def check_finished(self) -> None:
+        """SweepUnfinished unless n_trials (every combination of a grid) ended with a result."""
+        counted = counted_trials(self.study)
+        if len(counted) >= self.planned:
+            return
+        numbers = {frozen.number for frozen in counted}
+        unfinished = [frozen for frozen in self.study.get_trials(deepcopy=False)
+                      if frozen.number not in numbers and frozen.user_attrs.get(STATUS_ATTR) != SURPLUS]
+        shown = "; ".join(f"trial {frozen.number} {frozen.user_attrs.get(STATUS_ATTR) or frozen.state.name.lower()}"
+                          + (f" ({frozen.user_attrs['error']})" if frozen.user_attrs.get("error") else "")
+                          for frozen in unfinished[-5:])
+        raise SweepUnfinished(f"{len(counted)} of {self.planned} trials ended with a result and no worker can "
+                              f"take another: {shown or 'none is left running'}; run the same command again to "
+                              f"continue the sweep")
 

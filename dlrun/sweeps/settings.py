@@ -37,6 +37,7 @@ class SweepSettings:
     storage: str | None = None  # None: the journal file in the sweep folder; else a database URL
     study_name: str | None = None
     population: int = 1  # trials a slot claims and launches together (launcher=population: hydra.launcher.size)
+    storage_outage_s: float | None = None  # how long a database storage may be unreachable (None: not retried)
 
     @property
     def direction(self) -> str:
@@ -95,6 +96,9 @@ def _problems(raw: dict) -> list:
         ("max_failure_rate", isinstance(raw.get("max_failure_rate"), (int, float))
          and not isinstance(raw.get("max_failure_rate"), bool) and 0 <= raw.get("max_failure_rate") <= 1,
          "a number in [0, 1]"),
+        ("storage_outage_s", isinstance(raw.get("storage_outage_s"), (int, float))
+         and not isinstance(raw.get("storage_outage_s"), bool) and raw.get("storage_outage_s") > 0,
+         "a number of seconds > 0"),
         ("study_name", raw.get("study_name") is None or (isinstance(raw.get("study_name"), str)
                                                         and raw.get("study_name").strip() != ""),
          "null or a name"),
@@ -181,6 +185,7 @@ def read_settings(raw: dict, objective, launcher: dict, warn: bool = True) -> Sw
         storage=revealed(raw.get("storage")),  # the command line's URL, password and all (dlrun.base.secrets)
         study_name=raw.get("study_name"),
         population=population,
+        storage_outage_s=float(raw["storage_outage_s"]),
     )
 
 

@@ -26,6 +26,7 @@ from dlrun.base import atomic
 from dlrun.base.errors import BadInput
 from dlrun.base.secrets import masked
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S
+from dlrun.sweeps.outage import patience_for, patient, quiet_connection_pool
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -51,6 +52,9 @@ class Location:
     sweep_dir: Path
     url: str | None = None  # None: the journal file in the sweep folder
     study_name: str | None = None  # None: the journal's one study (or the folder's name when new)
+    # a database storage's calls are retried through an outage this long (dlrun.sweeps.outage);
+    # None: not retried (a trial's own process, `dlrun summary`)
+    outage_s: float | None = None
 
     @property
     def journal(self) -> Path:
@@ -124,8 +128,10 @@ def _drop_cut_off_tail(journal: Path) -> None:
         lock.release()
 
 
-def _rdb(url: str):
-    """RDBStorage with Optuna's heartbeat (how workers on other machines learn that one died).
+def _rdb(url: str, outage_s: float | None = None):
+    """RDBStorage with Optuna's heartbeat (how workers on other machines learn that one died),
+    its calls retried through an outage of up to `outage_s` seconds once it is open (and those
+    of any storage this process opens again at the same URL: a trial run inside its worker).
     Several workers that start at once race to create the tables: the loser retries."""
     import sqlalchemy.exc
     from optuna.exceptions import ExperimentalWarning
@@ -136,12 +142,19 @@ def _rdb(url: str):
     # fail_stale_trials calls it for each trial it closes; Optuna 4.9 renamed failed_trial_callback
     callback = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback"
                 in inspect.signature(RDBStorage).parameters else "failed_trial_callback")
-    settings = {"heartbeat_interval": int(HEARTBEAT_S), "grace_period": int(STALE_AFTER_S), callback: retry_stale}
+    settings = {"heartbeat_interval": int(HEARTBEAT_S), "grace_period": int(STALE_AFTER_S), callback: retry_stale,
+                # a pooled connection the server dropped (a restart) is replaced before use, not failed on
+                "engine_kwargs": {"pool_pre_ping": True}}
+    earlier = patience_for(url)  # this process reached it before (a trial run by a worker): an outage, not a bad URL
     for attempt in range(5):
         try:
             with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
                 warnings.simplefilter("ignore", ExperimentalWarning)
-                return RDBStorage(url, **settings)
+                storage = earlier.call(RDBStorage, url, **settings) if earlier else RDBStorage(url, **settings)
+            if outage_s is None and earlier is None:
+                return storage
+            quiet_connection_pool()
+            return patient(storage, patience_for(url, outage_s))
         except sqlalchemy.exc.IntegrityError:
             time.sleep(0.2 * (attempt + 1))
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ArgumentError) as error:
@@ -156,7 +169,7 @@ def open_storage(location: Location, writing: bool = False):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # dlrun logs each trial itself
     if location.url:
-        return _rdb(location.url)
+        return _rdb(location.url, location.outage_s)
     if writing:
         Path(location.sweep_dir).mkdir(parents=True, exist_ok=True)
         _drop_cut_off_tail(location.journal)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.base.ownership import HEARTBEAT_S, STALE_AFTER_S, Heartbeat, Owner, live_owner
+from dlrun.sweeps.outage import patience_for
 
 log = logging.getLogger("dlrun.sweep")
 
@@ -83,8 +84,8 @@ class StoragePresence:
     own optuna.storages.fail_stale_trials closes it, and the storage's failed-trial callback
     (retry_stale: its heartbeat_stale_trial_callback, set in dlrun.sweeps.storage) queues its point again."""
 
-    def __init__(self, worker: str):
-        self.worker = worker
+    def __init__(self, worker: str, url: str):
+        self.worker, self.url = worker, url
         self._held, self._held_storage = set(), None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="dlrun-trial-heartbeat", daemon=True)
@@ -113,19 +114,25 @@ class StoragePresence:
 
     def dead(self, study, running: list) -> list:
         """Trials of workers of this host whose process is gone (at once, before their heartbeat
-        is stale); stale ones elsewhere are closed by Optuna's fail_stale_trials on the way."""
+        is stale); stale ones elsewhere are closed by Optuna's fail_stale_trials on the way,
+        except in the grace period after a storage outage (no worker could beat during it)."""
         from optuna.exceptions import ExperimentalWarning
         from optuna.storages import fail_stale_trials
 
-        with warnings.catch_warnings():  # "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            fail_stale_trials(study)
+        patience = patience_for(self.url)
+        if patience is None or patience.settled_for(STALE_AFTER_S):
+            with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                if patience is None:
+                    fail_stale_trials(study)
+                else:  # it reads the storage through a private method, which the patient storage does not wrap
+                    patience.call(fail_stale_trials, study)
         return [frozen for frozen in running if WORKER_ATTR in frozen.user_attrs
                 and gone_from_this_host(frozen.user_attrs[WORKER_ATTR])]
 
 
 def presence_for(location, worker: str):
-    return StoragePresence(worker) if location.url else FolderPresence(location.sweep_dir, worker)
+    return StoragePresence(worker, location.url) if location.url else FolderPresence(location.sweep_dir, worker)
 
 
 def _unclaimed_and_old(frozen) -> bool:
@@ -177,16 +184,20 @@ def reap(study, presence, settle=None) -> int:
 
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     dead = presence.dead(study, running) + [frozen for frozen in running if _unclaimed_and_old(frozen)]
-    closed = 0
-    for frozen in dead:
-        if settle is not None and settle(frozen):
-            continue
-        worker = frozen.user_attrs.get(WORKER_ATTR, "an unknown worker")
-        if close(study, frozen, INTERRUPTED, f"its worker {worker} stopped (no heartbeat)"):
-            log.warning("trial %d: its worker %s stopped without a word: marked interrupted", frozen.number, worker)
-            retry(study, frozen)
-            closed += 1
-    return closed
+    return sum(close_dead(study, frozen, settle) for frozen in dead)
+
+
+def close_dead(study, frozen, settle=None) -> bool:
+    """One trial whose worker is gone: told what its folder recorded (`settle`), else closed as
+    interrupted with its point queued again; True when closed here as interrupted."""
+    if settle is not None and settle(frozen):
+        return False
+    worker = frozen.user_attrs.get(WORKER_ATTR, "an unknown worker")
+    if close(study, frozen, INTERRUPTED, f"its worker {worker} stopped (no heartbeat)"):
+        log.warning("trial %d: its worker %s stopped without a word: marked interrupted", frozen.number, worker)
+        retry(study, frozen)
+        return True
+    return False
 
 
 def interrupt_own(study, worker: str) -> int:
