@@ -48,6 +48,7 @@ class Member:
     rounds: int = 0  # validation rounds reported to the pruner
     rows: list = field(default_factory=list)  # metrics.csv's rows, once finished
     transform: dict | None = None  # the data's InputTransform, kept in checkpoints as a single run's (dlrun predict)
+    saved_step: int | None = None  # the step of the resumable last.ckpt the population last wrote for it
 
     @classmethod
     def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None, transform=None) -> "Member":
@@ -191,7 +192,9 @@ class Member:
             best = folder / "best.ckpt"
             write_checkpoint(self._checkpoint(weights, best_step, best_epoch), best)
         last = None
-        if network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
+        if self.saved_step == step and (folder / "last.ckpt").is_file():
+            last = folder / "last.ckpt"  # the population's resumable one, of this very step: kept
+        elif network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
             last = folder / "last.ckpt"
             write_checkpoint(self._checkpoint(_weights(network), step, epoch), last)
         return (str(best) if best else None), (str(last) if last else None)
