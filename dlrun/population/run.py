@@ -45,13 +45,13 @@ def trainer_config(cfg):
 def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     import lightning as L
 
-    from dlrun.data.module import DataModule
+    from dlrun.data.module import DataModule, data_seed
     from dlrun.population.module import PopulationModule
     from dlrun.training.trainer import build_trainer
 
     first = configs[0]
     L.seed_everything(first.seed, workers=True, verbose=False)
-    datamodule = DataModule(first.data, first.seed)
+    datamodule = DataModule(first.data, data_seed(first))  # the split and batch order: shared
     spec = datamodule.spec
     networks = [member_network(cfg, spec) for cfg in configs]
     pruning = state["pruning"] or [None] * len(configs)
