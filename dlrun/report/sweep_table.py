@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from dlrun.base import atomic
 from dlrun.report.runs import format_value
+from dlrun.report.seed_groups import seed_group_columns, seed_group_lines, seed_groups, trials_of_rows
 from dlrun.report.sweep_plots import write_sweep_plots
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.trials import TrialRow, continue_command, reproduce_command, trial_distributions, trial_rows
@@ -35,21 +36,23 @@ class SweepReport:
     csv_path: Path
     plots: list
     best_command: str | None
+    seed_groups: list = ()  # trials that differ only in seed (dlrun.report.seed_groups)
 
 
 def _format(value) -> str:
     return format_value(value, 4)
 
 
-def write_csv(rows, path: Path, objective: str) -> Path:
+def write_csv(rows, path: Path, objective: str, groups=()) -> Path:
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
+    group_header, group_cells = seed_group_columns(list(groups))
     with atomic.replacing(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["trial", "status", objective, *keys, "wall_time_s", "run_dir", "error"])
+        writer.writerow(["trial", "status", objective, *keys, "wall_time_s", "run_dir", "error", *group_header])
         for row in rows:
             writer.writerow([row.number, row.status, "" if row.value is None else row.value,
                              *(row.params.get(key, "") for key in keys), row.wall_time_s or "", row.run_dir or "",
-                             row.error or ""])
+                             row.error or "", *group_cells.get(row.number, [""] * len(group_header))])
     return path
 
 
@@ -86,6 +89,8 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
     heading = f"sweep {sweep_dir}: {count} trial{'' if count == 1 else 's'} ({_counts(report.rows)})"
     console.print(heading, markup=False, highlight=False, soft_wrap=True)
     console.print(sweep_table(report.rows, objective))
+    for line in seed_group_lines(report.seed_groups):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.best is not None:
         console.print(f"best: trial {report.best.number}, {objective}={report.best.value:.6g}; reproduce it with:",
                       highlight=False)
@@ -125,8 +130,9 @@ def summarize(sweep_dir, study=None, show: bool = True, plots: bool = True) -> S
         best = next((row for row in rows if row.status == "completed"), None)
         drawn = write_sweep_plots(rows, trial_distributions(study), objective,
                                   study.direction == StudyDirection.MAXIMIZE, sweep_dir) if plots else []
-        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective), drawn,
-                             reproduce_command(best, record) if best else None)
+        groups = seed_groups(trials_of_rows(rows))
+        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, objective, groups), drawn,
+                             reproduce_command(best, record) if best else None, groups)
     if show:
         _print_report(report, record, sweep_dir, Console(width=None if sys.stdout.isatty() else 200))
     return report
