@@ -82,3 +82,34 @@ def test_a_killed_population_continues_from_its_members_checkpoints(tmp_path):
         assert rows(run_dir) == rows(whole_dir), "the resumed member's metrics are the uninterrupted run's"
         assert summary["final"] == whole_summary["final"] and summary["test"] == whole_summary["test"]
         assert summary["objective"]["value"] == whole_summary["objective"]["value"]
+
+
+def test_members_optimizer_and_schedule_slices_join_back_into_the_population_state():
+    """The split a member's last.ckpt holds, put back together, is the population's state again."""
+    from torch.optim.lr_scheduler import LambdaLR
+
+    from dlrun.population.resume import join_optimizers, join_schedulers, slice_optimizer, slice_scheduler
+
+    torch.manual_seed(0)
+    networks = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)) for _ in range(3)]
+    groups, owners = [], []
+    for index, network in enumerate(networks):  # two groups per member, as decayed / not decayed
+        groups += [{"params": list(network[0].parameters()), "lr": 0.1 * (index + 1)},
+                   {"params": list(network[1].parameters()), "lr": 0.01 * (index + 1), "weight_decay": 0.0}]
+        owners += [index, index]
+    optimizer = torch.optim.Adam(groups)
+    scheduler = LambdaLR(optimizer, [lambda step, k=k: 1.0 / (1 + step * k) for k in range(len(groups))])
+    for _ in range(3):
+        sum(network(torch.randn(5, 3)).square().sum() for network in networks).backward()
+        optimizer.step()
+        scheduler.step()
+    state, schedule = optimizer.state_dict(), scheduler.state_dict()
+    mine = [[group for group, owner in enumerate(owners) if owner == index] for index in range(3)]
+    joined = join_optimizers([slice_optimizer(state, own) for own in mine])
+    assert [group["params"] for group in joined["param_groups"]] == [group["params"] for group in state["param_groups"]]
+    assert joined["param_groups"] == state["param_groups"]
+    assert sorted(joined["state"]) == sorted(state["state"])
+    for parameter, values in state["state"].items():
+        assert all(torch.equal(values[name], joined["state"][parameter][name]) for name in values)
+    assert slice_optimizer(state, mine[1])["param_groups"][0]["initial_lr"] == pytest.approx(0.2)  # member 1's own
+    assert join_schedulers([slice_scheduler(schedule, own, len(owners)) for own in mine]) == schedule

@@ -49,7 +49,7 @@ def restore_member(member, state: dict, path) -> None:
     member.summary["resumed_from"] = str(path)
 
 
-def _slice_optimizer(optimizer_state: dict, groups: list) -> dict:
+def slice_optimizer(optimizer_state: dict, groups: list) -> dict:
     """The optimizer state of parameter groups `groups` (indices), its parameters numbered from 0."""
     sliced, state, number = [], {}, 0
     for index in groups:
@@ -65,7 +65,7 @@ def _slice_optimizer(optimizer_state: dict, groups: list) -> dict:
     return {"state": state, "param_groups": sliced}
 
 
-def _join_optimizers(states: list) -> dict:
+def join_optimizers(states: list) -> dict:
     joined, groups, offset = {}, [], 0
     for state in states:
         for group in state["param_groups"]:
@@ -75,13 +75,13 @@ def _join_optimizers(states: list) -> dict:
     return {"state": joined, "param_groups": groups}
 
 
-def _slice_scheduler(scheduler_state: dict, groups: list, total: int) -> dict:
+def slice_scheduler(scheduler_state: dict, groups: list, total: int) -> dict:
     """A per-group schedule's state (LambdaLR: base_lrs, _last_lr, lr_lambdas per group) for `groups`."""
     return {key: [value[index] for index in groups] if isinstance(value, list) and len(value) == total else value
             for key, value in scheduler_state.items()}
 
 
-def _join_schedulers(states: list) -> dict:
+def join_schedulers(states: list) -> dict:
     joined = dict(states[0])
     for key, value in states[0].items():
         if isinstance(value, list):
@@ -97,12 +97,12 @@ def member_checkpoints(checkpoint: dict, members: list, networks: list, owners: 
     split = []
     for member, network in zip(members, networks):
         groups = [group for group, owner in enumerate(owners) if owner == member.index]
-        own = member._checkpoint({name: tensor.detach().clone() for name, tensor in network.state_dict().items()},
-                                 checkpoint["global_step"], checkpoint["epoch"])
+        weights = {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
+        own = member.weights_checkpoint(weights, checkpoint["global_step"], checkpoint["epoch"])
         own.update(shared)
         own["population"] = population
-        own["optimizer_states"] = [_slice_optimizer(state, groups) for state in checkpoint.get("optimizer_states", [])]
-        own["lr_schedulers"] = [_slice_scheduler(state, groups, total) for state in checkpoint.get("lr_schedulers", [])]
+        own["optimizer_states"] = [slice_optimizer(state, groups) for state in checkpoint.get("optimizer_states", [])]
+        own["lr_schedulers"] = [slice_scheduler(state, groups, total) for state in checkpoint.get("lr_schedulers", [])]
         own[MEMBER_STATE] = member_state(member)
         split.append(own)
     return split
@@ -114,9 +114,9 @@ def combined_checkpoint(checkpoints: list) -> dict:
     combined["state_dict"] = {f"{NETWORK_PREFIX}{index}.{name[len(TASK_MODEL_PREFIX):]}": tensor
                               for index, checkpoint in enumerate(checkpoints)
                               for name, tensor in checkpoint["state_dict"].items()}
-    combined["optimizer_states"] = [_join_optimizers([checkpoint["optimizer_states"][0] for checkpoint in checkpoints])]
+    combined["optimizer_states"] = [join_optimizers([checkpoint["optimizer_states"][0] for checkpoint in checkpoints])]
     schedulers = [checkpoint["lr_schedulers"] for checkpoint in checkpoints]
-    combined["lr_schedulers"] = [_join_schedulers([listed[0] for listed in schedulers])] if all(schedulers) else []
+    combined["lr_schedulers"] = [join_schedulers([listed[0] for listed in schedulers])] if all(schedulers) else []
     return combined
 
 
