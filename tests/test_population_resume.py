@@ -15,9 +15,10 @@ from conftest import read_json, run_cli, start_cli
 from dlrun.population.resume import MEMBER_STATE
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-# 6 epochs of 20 steps; every epoch end saves last.ckpt (no minimum interval)
+# 6 epochs of 40 steps; every epoch end saves last.ckpt (no minimum interval)
+STEPS = 240
 SWEEP = ["launcher=population", "hydra.launcher.size=2", "optim.lr=0.01,0.02", "trainer.max_epochs=6",
-         "trainer.limit_train_batches=40", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2",
+         "data.batch_size=16", "trainer.limit_train_batches=40", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2",
          "trainer.log_every_n_steps=5", "trainer.progress_bar=false", "hardware.threads=1", "logger=csv",
          "callbacks.checkpoint.last_min_interval_s=0"]
 
@@ -59,11 +60,11 @@ def test_a_killed_population_continues_from_its_members_checkpoints(tmp_path):
 
     sweep_dir = tmp_path / "killed"
     command = ["-m", *SWEEP, f"hydra.sweep.dir={sweep_dir}"]
-    # saves: the start (step 0), then epoch ends: the third is at the end of epoch 2 (step 40). The
+    # saves: the start (step 0), then epoch ends: the third is at the end of epoch 2 (step 80). The
     # members' files are written in turn: watching the last one's, the kill follows a whole save
     kill_after_saves(start_cli(command, tmp_path, env=ONE_THREAD), sweep_dir / "1" / "checkpoints" / "last.ckpt.sha256", 3)
     saved = torch.load(sweep_dir / "0" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert 0 < saved["global_step"] < 120 and saved[MEMBER_STATE]["rows"], "killed mid-training, after a checkpoint"
+    assert 0 < saved["global_step"] < STEPS and saved[MEMBER_STATE]["rows"], "killed mid-training, after a checkpoint"
     assert (sweep_dir / "0" / "checkpoints" / "last.ckpt.sha256").is_file()
     assert saved["optimizer_states"][0]["state"], "the member's optimizer state travels in its last.ckpt"
 
@@ -77,7 +78,7 @@ def test_a_killed_population_continues_from_its_members_checkpoints(tmp_path):
         assert summary["resumed_from"].startswith(str(sweep_dir)), "a retry continues its interrupted member"
         steps = [(row["step"], row["val/loss"] != "", row["test/loss"] != "") for row in rows(run_dir)]
         assert len(steps) == len(set(steps)), "metrics.csv holds every step once"
-        assert summary["global_step"] == 120
+        assert summary["global_step"] == STEPS
         whole_dir, whole_summary = uninterrupted[lr]
         assert rows(run_dir) == rows(whole_dir), "the resumed member's metrics are the uninterrupted run's"
         assert summary["final"] == whole_summary["final"] and summary["test"] == whole_summary["test"]
