@@ -24,7 +24,7 @@ from dlrun.recipe.optim import OPTIM
 from dlrun.recipe.schedule import SCHEDULE
 
 TOP_KNOBS = {
-    "seed": Knob(integer(0, SEED_LIMIT - 1), "seeds Python, numpy and torch (data splits included)", required=True),
+    "seed": Knob(integer(0, SEED_LIMIT - 1), "seeds Python, numpy and torch (the data split too, unless data.seed is set)", required=True),
     "name": Knob(Rule(lambda v: isinstance(v, str) and v != "" and "/" not in v, "a non-empty string without '/'"),
                  "the run folder's suffix and the tracker's run name", required=True),
     "objective": Knob(Rule(is_objective_setting, objective_allowed()),

@@ -1,6 +1,6 @@
 """A user's own data: `data._target_: package.module.function` (or a class) and its knobs.
 
-The callable is called with its knobs as keyword arguments (and `seed=` the run's seed if
+The callable is called with its knobs as keyword arguments (and `seed=` the data seed, data.seed, if
 it takes a `seed` parameter). It returns arrays or tensors:
 
     (x, y)                                   dlrun splits them by data.val_fraction / test_fraction

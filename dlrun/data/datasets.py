@@ -18,7 +18,7 @@ from typing import Mapping, Optional
 
 from dlrun.base.errors import ConfigError
 from dlrun.base.options import Group, Knob, Option, load_object, lookup, unknown_name_message
-from dlrun.base.rules import BOOLEAN, Rule, integer, number, one_of, text
+from dlrun.base.rules import BOOLEAN, SEED_LIMIT, Rule, integer, number, one_of, text
 from dlrun.data.spec import TASKS
 
 
@@ -53,6 +53,7 @@ DATA_KNOBS = {
     "test_fraction": Knob(number(0, 1, high_open=True), "fraction held out for testing (not where the data has a test split)",
                           required=True),
     "num_workers": Knob(integer(0), "DataLoader workers (file-backed data only)"),
+    "seed": Knob(integer(0, SEED_LIMIT - 1), "draws the train/val/test split and the batch order (default: the run's seed)"),
     "task": Knob(one_of(TASKS), "which task the data poses, where it can pose several"),
     "n_samples": Knob(integer(1), "samples generated"),
     "noise": Knob(number(0), "standard deviation of the noise"),
@@ -75,7 +76,7 @@ DATA_KNOBS = {
                    "null: the published location; or a URL folder holding the same files"),
     "checksums": Knob(_CHECKSUMS, "null: the published checksums; or your own files' checksums"),
 }
-SPLIT_KNOBS = ("batch_size", "val_fraction", "test_fraction", "num_workers")  # conf/data/split/standard.yaml
+SPLIT_KNOBS = ("batch_size", "val_fraction", "test_fraction", "num_workers", "seed")  # conf/data/split/standard.yaml
 _PUBLISHED = ("root", "in_memory", "download", "mirror", "checksums")
 
 

@@ -10,6 +10,13 @@ from dlrun.data.loaders import TensorBatches
 from dlrun.data.datasets import load_splits
 
 
+def data_seed(cfg) -> int:
+    """The seed of the data split and batch order: data.seed (default ${seed}); a run recorded
+    before data.seed existed used its run seed."""
+    seed = cfg.data.get("seed")
+    return cfg.seed if seed is None else seed
+
+
 class DataModule(L.LightningDataModule):
     def __init__(self, cfg_data, seed: int):
         super().__init__()

@@ -8,6 +8,7 @@ folder, summary.json, metrics.csv, curves and checkpoints, as a single run leave
                 trials' optimizer over every member's parameter groups, per-member lr schedules
     members     what each member records, the files it leaves in its run folder, its own tracker runs
     run         one population from configs to summaries
+    resume      each member's resumable last.ckpt, split from the population's; put back together to go on
 
 Layer: beside dlrun.sweeps, above the run layer (DESIGN: Layers). It imports the run layer
 (dlrun.training), the domain packages and dlrun.base; never sweeps, report or cli: the

@@ -5,7 +5,9 @@ schedule and its knobs) and label smoothing; everything else (model shape, data,
 size, trainer length, the optimizer, the schedule's interval) is shared, so it splits the
 population.
 
-The seed stays shared: in dlrun it also draws the data split and the batch order.
+`seed` may differ: it draws each member's initial weights. The data split and batch order
+follow `data.seed` (default `${seed}`), which is shared: `seed=0,1,2 data.seed=0` is one
+population of three initialisations on one split; `seed=0,1,2` alone is three populations.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ MEMBER_KNOBS = (
     "init.",  # init scheme and scale: each member's network is built and initialised alone
     "loss.label_smoothing", "model.dropout",
     "schedule.",  # schedule and its knobs: one lr factor per member (the interval is shared, plateau runs alone)
+    "seed",  # each member's init (and its network's) from its own seed; the data split and batch order follow data.seed
     "logger.",  # tracker run names differ per trial; each member gets its own runs (dlrun.population.members)
 )
 SHARED_SCHEDULE_KEYS = ("schedule.interval",)

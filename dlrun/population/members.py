@@ -2,7 +2,8 @@
 metric rows, its best weights, whether it diverged) and the files it leaves in its own run
 folder, the same files a single run leaves: summary.json, metrics.csv (Lightning's columns
 and steps), plots/curves.png, checkpoints/best.ckpt and last.ckpt (weights and the run's
-config: `dlrun eval` and `init=checkpoint` read them as any run's), and its tracker runs
+config: `dlrun eval` and `init=checkpoint` read them as any run's; last.ckpt, written while the
+population trains, also holds what it needs to go on: dlrun.population.resume), and its tracker runs
 (W&B, MLflow, TensorBoard: the loggers a single run of its config would have, made when the
 population ends from the member's rows, and closed as a single run closes them; the metrics
 reach the tracker at the end, not live). The plots are drawn by a function the caller hands
@@ -48,6 +49,7 @@ class Member:
     rounds: int = 0  # validation rounds reported to the pruner
     rows: list = field(default_factory=list)  # metrics.csv's rows, once finished
     transform: dict | None = None  # the data's InputTransform, kept in checkpoints as a single run's (dlrun predict)
+    saved_step: int | None = None  # the step of the resumable last.ckpt the population last wrote for it
 
     @classmethod
     def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None, transform=None) -> "Member":
@@ -176,7 +178,8 @@ class Member:
             final.update({name: value for name, value in row.items() if name not in ("step", "epoch")})
         return final
 
-    def _checkpoint(self, weights: dict, step: int, epoch: int) -> dict:
+    def weights_checkpoint(self, weights: dict, step: int, epoch: int) -> dict:
+        """A checkpoint of these weights in a single run's layout (dlrun eval and init=checkpoint read it)."""
         import lightning
 
         return {"epoch": epoch, "global_step": step, "pytorch-lightning_version": lightning.__version__,
@@ -192,11 +195,13 @@ class Member:
         if self.best is not None and self.config["callbacks"]["checkpoint"]["save_best"]:
             _, best_step, best_epoch, weights = self.best
             best = folder / "best.ckpt"
-            write_checkpoint(self._checkpoint(weights, best_step, best_epoch), best)
+            write_checkpoint(self.weights_checkpoint(weights, best_step, best_epoch), best)
         last = None
-        if network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
+        if self.saved_step == step and (folder / "last.ckpt").is_file():
+            last = folder / "last.ckpt"  # the population's resumable one, of this very step: kept
+        elif network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
             last = folder / "last.ckpt"
-            write_checkpoint(self._checkpoint(_weights(network), step, epoch), last)
+            write_checkpoint(self.weights_checkpoint(_weights(network), step, epoch), last)
         return (str(best) if best else None), (str(last) if last else None)
 
 

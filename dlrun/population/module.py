@@ -35,6 +35,7 @@ class PopulationModule(L.LightningModule):
         self.metric_names = METRICS_BY_TASK[spec.task]
         self.smoothing = [member.config["loss"]["label_smoothing"] for member in members]
         self.first_group: list = []  # index of each member's first optimizer parameter group
+        self.owners: list = []  # the member owning each optimizer parameter group
         self._sums = None  # (K, metrics + 1): an evaluation pass's batch-size-weighted sums and counts
 
     def forward(self, inputs):
@@ -152,10 +153,24 @@ class PopulationModule(L.LightningModule):
     def configure_optimizers(self):
         from dlrun.recipe.schedule import scheduler_steps
 
-        optimizer, self.first_group, owners = member_optimizer(self.members, self.population)
+        optimizer, self.first_group, self.owners = member_optimizer(self.members, self.population)
         schedule = self.members[0].config["schedule"]
         total = scheduler_steps(self.trainer, schedule["interval"])
-        return [optimizer], member_schedulers(self.members, optimizer, owners, total)
+        return [optimizer], member_schedulers(self.members, optimizer, self.owners, total)
+
+    def on_save_checkpoint(self, checkpoint):
+        """The Trainer saved the population's last.ckpt: each member's part goes to its own
+        checkpoints/last.ckpt (dlrun.population.resume), so a killed population can go on."""
+        if not self.owners:  # before configure_optimizers: nothing a member could resume yet
+            return
+        from dlrun.population.resume import member_checkpoints
+        from dlrun.training.checkpoint_io import write_checkpoint
+
+        networks = list(self.population.members)
+        for member, own in zip(self.members, member_checkpoints(checkpoint, self.members, networks, self.owners,
+                                                                str(self.trainer.default_root_dir))):
+            write_checkpoint(own, member.run_dir / "checkpoints" / "last.ckpt")
+            member.saved_step = checkpoint["global_step"]
 
 
 def member_optimizer(members: list, population) -> tuple:

@@ -32,11 +32,11 @@ def member_network(cfg, spec):
 
 def trainer_config(cfg):
     """The population Trainer's config: the members' shared settings, without the per-run
-    outputs a member writes itself (checkpoints, loggers, the divergence stop)."""
+    outputs a member writes itself (best checkpoints, loggers, the divergence stop). Its
+    last.ckpt stays: saving it writes each member's resumable last.ckpt (dlrun.population.resume)."""
     cfg = copy.deepcopy(cfg)
     with open_dict(cfg):
         cfg.callbacks.checkpoint.save_best = False
-        cfg.callbacks.checkpoint.save_last = False
         cfg.callbacks.divergence.enabled = False
         cfg.logger = {"csv": False}
     return cfg
@@ -45,13 +45,13 @@ def trainer_config(cfg):
 def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     import lightning as L
 
-    from dlrun.data.module import DataModule
+    from dlrun.data.module import DataModule, data_seed
     from dlrun.population.module import PopulationModule
     from dlrun.training.trainer import build_trainer
 
     first = configs[0]
     L.seed_everything(first.seed, workers=True, verbose=False)
-    datamodule = DataModule(first.data, first.seed)
+    datamodule = DataModule(first.data, data_seed(first))  # the split and batch order: shared
     spec = datamodule.spec
     networks = [member_network(cfg, spec) for cfg in configs]
     pruning = state["pruning"] or [None] * len(configs)
@@ -61,7 +61,8 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     module = PopulationModule(networks, spec, members)
     trainer = build_trainer(trainer_config(first), work_dir)
     state["module"], state["trainer"] = module, trainer
-    trainer.fit(module, datamodule=datamodule)
+    resumed = _resume_file(members, state["resume_from"], work_dir)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resumed)
     if trainer.interrupted:
         state["status"] = "interrupted"
         return
@@ -71,17 +72,37 @@ def _fit_and_test(configs, members, work_dir: Path, state: dict) -> None:
     state["status"] = "completed"
 
 
-def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot=None) -> list:
+def _resume_file(members: list, resume_from, work_dir: Path):
+    """The population checkpoint made of the members' last.ckpt files to continue from, or None."""
+    if not resume_from:
+        return None
+    from dlrun.population.resume import MEMBER_STATE, combined_checkpoint, restore_member
+    from dlrun.recipe.transfer import read_weights_only
+    from dlrun.training.checkpoint_io import write_checkpoint
+
+    checkpoints = [read_weights_only(path) for path in resume_from]
+    for member, checkpoint, path in zip(members, checkpoints, resume_from):
+        restore_member(member, checkpoint[MEMBER_STATE], path)
+    path = work_dir / "checkpoints" / "resumed.ckpt"
+    write_checkpoint(combined_checkpoint(checkpoints), path)
+    log.info("population resumes at step %d from its members' checkpoints: %s", checkpoints[0]["global_step"],
+             ", ".join(map(str, resume_from)))
+    return str(path)
+
+
+def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot=None, resume_from=None) -> list:
     """Train validated member configs (sharing all but their member knobs) together; each
     member's summary, in the order given (also in each run folder's summary.json).
     `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plot`:
-    plot(history, run_dir) draws a member's plots (dlrun.report.curves.plot_curves), or None."""
+    plot(history, run_dir) draws a member's plots (dlrun.report.curves.plot_curves), or None;
+    `resume_from`: per member, the last.ckpt of the interrupted member it continues (all from one
+    population at one step: dlrun.population.resume.resume_point), or None to start at step 0."""
     from dlrun.training.run_dirs import holding
     from dlrun.training.console import attach_run_log, detach, output_to_run_log
 
     started, members = time.time(), []
     state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
-             "pruning": pruning, "plot": plot}
+             "pruning": pruning, "plot": plot, "resume_from": resume_from}
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:

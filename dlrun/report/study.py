@@ -17,6 +17,7 @@ class Report:
     figures: dict  # {title: png path}
     header: list
     rows: list
+    seed_groups: list = ()  # trials that differ only in seed (dlrun.report.seed_groups)
 
 
 def _settings(sweeps):
@@ -59,7 +60,27 @@ def write_report(folders, out_dir=None) -> Report:
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = _figures(sweeps, settings, out_dir)
     header, rows = study_table(sweeps, settings)
-    return Report(write_page(sweeps, settings, figures, out_dir), figures, header, rows)
+    groups = _seed_groups(sweeps)
+    page = write_page(sweeps, settings, figures, out_dir)
+    if groups:
+        from dlrun.report.seed_groups import seed_group_lines
+
+        with open(page, "a") as handle:
+            handle.write("\n## Seed groups\n\n" + "".join(f"- {line}\n" for line in seed_group_lines(groups)))
+    return Report(page, figures, header, rows, groups)
+
+
+def _seed_groups(sweeps) -> list:
+    """Each sweep's trials that differ only in seed, with mean ± sd (dlrun.report.seed_groups)."""
+    from dlrun.report.seed_groups import SeedGroup, seed_groups
+
+    groups = []
+    for sweep in sweeps:
+        found = seed_groups([(run.number, run.params, run.status, run.summary) for run in sweep.runs])
+        if len(sweeps) > 1:  # named by sweep, as the comparison's rows are
+            found = [SeedGroup(f"{sweep.name} {group.label}", group.numbers, group.stats) for group in found]
+        groups += found
+    return groups
 
 
 def print_report(report: Report) -> None:
@@ -75,6 +96,10 @@ def print_report(report: Report) -> None:
         table.add_row(*(cell(value) for value in row))
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
+    from dlrun.report.seed_groups import seed_group_lines
+
+    for line in seed_group_lines(report.seed_groups):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {report.page}", highlight=False, soft_wrap=True)
     for path in report.figures.values():
         console.print(f"  {path}", highlight=False, soft_wrap=True)

@@ -19,6 +19,7 @@ from rich.markup import escape
 from dlrun.base import atomic
 from dlrun.recipe.metrics import objectives
 from dlrun.report.runs import format_value
+from dlrun.report.seed_groups import seed_group_columns, seed_group_lines, seed_groups, trials_of_rows
 from dlrun.report.sweep_plots import write_sweep_plots
 from dlrun.sweeps import study as studies
 from dlrun.sweeps.trials import TrialRow, continue_command, reproduce_command, trial_distributions, trial_rows
@@ -36,6 +37,7 @@ class SweepReport:
     csv_path: Path
     plots: list
     best_command: str | None
+    seed_groups: list = ()  # trials that differ only in seed (dlrun.report.seed_groups)
 
 
 def _format(value) -> str:
@@ -48,20 +50,22 @@ def _objective_cells(row, names: list) -> list:
     return values + ([row.pareto] if len(names) > 1 else [])
 
 
-def write_csv(rows, path: Path, objective) -> Path:
-    """`objective`: the metric name, or the list of them (adds a `pareto` column: true on the front)."""
+def write_csv(rows, path: Path, objective, groups=()) -> Path:
+    """`objective`: the metric name, or the list of them (adds a `pareto` column: true on the front);
+    `groups`: the seed groups (mean ± sd columns)."""
     names = objectives(objective)
     keys = list(dict.fromkeys(key for row in rows for key in row.params))
+    group_header, group_cells = seed_group_columns(list(groups))
     with atomic.replacing(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["trial", "status", *names, *(["pareto"] if len(names) > 1 else []), *keys, "wall_time_s",
-                         "run_dir", "error"])
+                         "run_dir", "error", *group_header])
         for row in rows:
             cells = ["" if cell is None else str(cell).lower() if isinstance(cell, bool) else cell
                      for cell in _objective_cells(row, names)]
             writer.writerow([row.number, row.status, *cells,
                              *(row.params.get(key, "") for key in keys), row.wall_time_s or "", row.run_dir or "",
-                             row.error or ""])
+                             row.error or "", *group_cells.get(row.number, [""] * len(group_header))])
     return path
 
 
@@ -106,6 +110,8 @@ def _print_report(report: SweepReport, record: dict, sweep_dir: Path, console) -
     if len(names) > 1:
         console.print(f"Pareto front over {', '.join(names)} (pareto *): trial{'' if len(front) == 1 else 's'} "
                       f"{', '.join(map(str, sorted(front))) or '-'}; below, the best by {objective}", highlight=False)
+    for line in seed_group_lines(report.seed_groups):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.best is not None:
         console.print(f"best: trial {report.best.number}, {objective}={report.best.value:.6g}; reproduce it with:",
                       highlight=False)
@@ -146,8 +152,9 @@ def summarize(sweep_dir, study=None, show: bool = True, plots: bool = True) -> S
         best = next((row for row in rows if row.status == "completed"), None)
         drawn = write_sweep_plots(rows, trial_distributions(study), names,
                                   [d == StudyDirection.MAXIMIZE for d in study.directions], sweep_dir) if plots else []
-        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, names), drawn,
-                             reproduce_command(best, record) if best else None)
+        groups = seed_groups(trials_of_rows(rows))
+        report = SweepReport(rows, best, write_csv(rows, sweep_dir / SUMMARY_CSV, names, groups), drawn,
+                             reproduce_command(best, record) if best else None, groups)
     if show:
         _print_report(report, record, sweep_dir, Console(width=None if sys.stdout.isatty() else 200))
     return report

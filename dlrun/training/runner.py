@@ -29,13 +29,13 @@ class RunFailed(RuntimeError):
 def build_components(cfg: DictConfig, initialise: bool = True):
     """(datamodule, task module) for a config: the run path up to the Trainer. Without
     `initialise` the network keeps its constructor's weights (a checkpoint replaces them)."""
-    from dlrun.data.module import DataModule
+    from dlrun.data.module import DataModule, data_seed
     from dlrun.recipe.init_schemes import apply_init
     from dlrun.models.zoo import build_model
     from dlrun.training.memory_check import check_memory
     from dlrun.training.task import TaskModule
 
-    datamodule = DataModule(cfg.data, cfg.seed)
+    datamodule = DataModule(cfg.data, data_seed(cfg))
     spec = datamodule.spec
     check_memory(cfg, spec)  # before any weight is allocated: a model that cannot fit is a config error
     model = build_model(cfg.model, spec)

@@ -104,9 +104,34 @@ class PopulationLauncher(Launcher):
         groups = group_members({number: member[1] for number, member in members.items()})
         if len(groups) > 1:
             _say_split(groups, members)
+        sources = self._resume_sources(list(members), study_name)
         for group in groups:
-            results += self._train(group, members, study_name)
+            for part in _by_resume_point(group, sources):
+                results += self._train(part, members, study_name, [sources[number][0] for number in part])
         return results
+
+    def _resume_sources(self, numbers: list, study_name) -> dict:
+        """{trial number: (the last.ckpt it continues, its resume point) or (None, None)}: a retry of
+        an interrupted member continues from that member's checkpoint (dlrun.population.resume)."""
+        from dlrun.population.resume import resume_point
+        from dlrun.sweeps.reconcile import trial_folder
+        from dlrun.sweeps.study import NotASweep, open_trial
+        from dlrun.sweeps.workers import RETRY_ATTR
+
+        sources = {number: (None, None) for number in numbers}
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        try:
+            study = open_trial(sweep_dir, numbers[0], study_name)[0].study if numbers else None
+        except NotASweep:  # another sweeper's jobs (Hydra's launcher interface): no retries to continue
+            return sources
+        trials = {frozen.number: frozen for frozen in study.get_trials(deepcopy=False)} if study else {}
+        for number in numbers:
+            retry_of = trials[number].user_attrs.get(RETRY_ATTR) if number in trials else None
+            if retry_of is not None and retry_of in trials:
+                path = trial_folder(sweep_dir, trials[retry_of]) / "checkpoints" / "last.ckpt"
+                point = resume_point(path)
+                sources[number] = (path, point) if point is not None else (None, None)
+        return sources
 
     def _pruning(self, numbers: list, study_name) -> list | None:
         """Per member (its optuna Trial, the pruner's name), or None when the sweep prunes nothing."""
@@ -119,9 +144,10 @@ class PopulationLauncher(Launcher):
             return None
         return [(trial, pruner)] + [(open_trial(sweep_dir, number, study_name)[0], pruner) for number in numbers[1:]]
 
-    def _train(self, numbers: list, members: dict, study_name=None) -> list:
+    def _train(self, numbers: list, members: dict, study_name=None, resume_from=None) -> list:
         """members: {trial number: (its Hydra job config, the task config as plain containers, the task
-        config, whether dlrun's sweeper validated it already)}."""
+        config, whether dlrun's sweeper validated it already)}; resume_from: per member, the
+        last.ckpt it continues (all or none)."""
         from dlrun.population.run import train_population
         from dlrun.report.curves import plot_curves
         from dlrun.config.validate import validate
@@ -141,7 +167,8 @@ class PopulationLauncher(Launcher):
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
             with _as_job(members[numbers[0]][0]):
                 summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
-                                             self._pruning(numbers, study_name), plot=plot_curves)
+                                             self._pruning(numbers, study_name), plot=plot_curves,
+                                             resume_from=resume_from if resume_from and all(resume_from) else None)
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]
         if any(summary["status"] == "interrupted" for summary in summaries):
@@ -165,6 +192,15 @@ class PopulationLauncher(Launcher):
             returned.return_value = (summary.get("objective") or {}).get("value") if completed else error
             returns.append(returned)
         return returns
+
+
+def _by_resume_point(group: list, sources: dict) -> list:
+    """A population's trials split by where they start: members resuming from one killed
+    population's checkpoint at one step train together; fresh trials together."""
+    parts: dict = {}
+    for number in group:
+        parts.setdefault(sources[number][1], []).append(number)
+    return list(parts.values())
 
 
 def _say_split(groups: list, members: dict) -> None:
