@@ -103,7 +103,10 @@ def test_report_table_holds_the_runs_values(init_depth, tmp_path):
         assert row["status"] == summary["status"]
         assert float(row["test.test/acc"]) == pytest.approx(summary["test"]["test/acc"], rel=1e-3)
     page = (out / "report.md").read_text()
-    command = re.search(r"^- `(dlrun -m [^`]+)`", page, flags=re.M).group(1).split()
+    # the command as printed: run from the sweep's working folder (cd DIR && dlrun -m ...)
+    found = re.search(r"^- `cd (\S+) && (dlrun -m [^`]+)`", page, flags=re.M)
+    assert found and found.group(1) == str(init_depth.parent), page
+    command = found.group(2).split()
     assert "**Claim.**" in page and {"+experiment=init_depth", "init=normal,kaiming", "model.depth=6"} <= set(command)
     for image in re.findall(r"!\[[^]]*\]\(([^)]+)\)", page):
         _png(out / image)

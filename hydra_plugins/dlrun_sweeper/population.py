@@ -107,6 +107,10 @@ class PopulationLauncher(Launcher):
         sources = self._resume_sources(list(members), study_name)
         for group in groups:
             for part in _by_resume_point(group, sources):
+                point = sources[part[0]][1]
+                if point is not None:  # a sweep-level event: on the console, not only in a trial's run.log
+                    log.info("population resumes at step %d from its members' checkpoints (trials %s)", point[1],
+                             ", ".join(map(str, part)))
                 results += self._train(part, members, study_name, [sources[number][0] for number in part])
         return results
 
