@@ -97,7 +97,7 @@ def test_offline_is_said_once_with_the_sync_command(tmp_path, monkeypatch, caplo
 
 def test_run_id_comes_back_from_summary_json(tmp_path):
     assert wl.previous_run_id(tmp_path) is None
-    (tmp_path / "summary.json").write_text('{"wandb": {"id": "abc123", "mode": "offline"}}')
+    (tmp_path / "summary.json").write_text('{"status": "interrupted", "wandb": {"id": "abc123", "mode": "offline"}}')
     assert wl.previous_run_id(tmp_path) == "abc123"
 
 
