@@ -11,8 +11,10 @@ install:
 run: install
 	dlrun
 
+# two test processes (pytest-xdist), each file's tests in one of them (module fixtures built once):
+# the end-to-end tests mostly wait on their dlrun subprocesses, so two fill a 2-core machine
 test: install
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n 2 --dist loadfile
 
 test-fast: install
 	$(PYTHON) -m pytest -q -m "not slow"

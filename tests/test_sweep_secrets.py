@@ -14,7 +14,8 @@ import pytest
 from conftest import run_cli
 from dlrun.base.secrets import hide_in_arguments, masked, revealed
 from test_sweep_study import LOG_LR
-from test_sweep_workers import ONE_THREAD, PG_BIN, QUICK, _as_postgres, _free_port
+from postgres_server import PG_BIN, _as_postgres, free_port as _free_port
+from test_sweep_workers import ONE_THREAD, QUICK
 
 PASSWORD = "s3cret-Pa55word"
 

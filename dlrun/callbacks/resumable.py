@@ -11,6 +11,11 @@
   progress counters record which batches are done; the train loader skips them on
   resume), and the runner writes status `interrupted`. A first Ctrl+C (SIGINT) takes the
   same path; a second one stops at once without a new checkpoint.
+- SIGUSR1 under SLURM (its warning before the time limit, Lightning's auto-requeue): Lightning
+  would save its hpc checkpoint inside the signal handler, wherever the step stands (weights
+  stepped, progress counters not yet), and the requeued run would differ from an uninterrupted
+  one. Here the signal stops training after the batch as SIGTERM does; then Lightning's handler
+  saves hpc_ckpt_N.ckpt from that consistent state and requeues the job.
 - the random states (torch CPU and CUDA, numpy, python) travel in the checkpoint, so
   dropout and gradient noise continue the same sequence after `dlrun resume`.
 """
@@ -18,6 +23,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import threading
@@ -77,6 +83,7 @@ class Resumable(Callback):
         self.min_interval_s = min_interval_s
         self._saved_at, self._saved_step = float("-inf"), None
         self._previous_sigint = None
+        self._requeue_handler = self._requeue_signal = None  # Lightning's SIGUSR1 handler; the signal seen
         self._stopping = False
         self._mid_validation = False
 
@@ -90,13 +97,16 @@ class Resumable(Callback):
         if self._mid_validation:
             rewind_validation(checkpoint)
 
-    def _save_last(self, trainer) -> None:
+    def _saving(self, trainer, save) -> None:
         # a stop during validation: the checkpoint must say "redo this validation" (on_save_checkpoint)
         self._mid_validation = trainer.validating
         try:
-            trainer.save_checkpoint(self.last_path, weights_only=False)
+            save()
         finally:
             self._mid_validation = False
+
+    def _save_last(self, trainer) -> None:
+        self._saving(trainer, lambda: trainer.save_checkpoint(self.last_path, weights_only=False))
         self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def on_train_start(self, trainer, pl_module):
@@ -104,6 +114,23 @@ class Resumable(Callback):
             self._save_last(trainer)
         if threading.current_thread() is threading.main_thread():
             self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+            self._defer_requeue_signal()
+
+    def _defer_requeue_signal(self) -> None:
+        """Lightning's SIGUSR1 handler (SLURM's auto-requeue), when it set one, runs after the batch."""
+        handler = getattr(signal, "SIGUSR1", None) and signal.getsignal(signal.SIGUSR1)
+        if callable(handler) and os.environ.get("SLURM_JOB_ID"):  # a SLURM job's handler, not a user's
+            self._requeue_handler = handler
+            signal.signal(signal.SIGUSR1, self._on_requeue_signal)
+
+    def _on_requeue_signal(self, signum, frame):
+        if self._requeue_signal is None:
+            log.warning("SLURM's warning before the time limit: stopping after this batch to save %s and "
+                        "requeue the job", self.run_dir)
+        self._requeue_signal = signum
+        sigterm_handler = signal.getsignal(signal.SIGTERM)  # Lightning's: stop after the batch
+        if callable(sigterm_handler):
+            sigterm_handler(signum, frame)
 
     def _on_sigint(self, signum, frame):
         if self._stopping:  # the second Ctrl+C: now
@@ -134,6 +161,8 @@ class Resumable(Callback):
         self._restore_sigint()
         if isinstance(exception, SIGTERMException):
             self._save_last(trainer)
+            if self._requeue_signal is not None:  # Lightning's handler: the hpc checkpoint, then the requeue
+                self._saving(trainer, lambda: self._requeue_handler(self._requeue_signal, None))
             log.warning("interrupted at step %d (epoch %d): saved %s; continue with: dlrun resume %s",
                         trainer.global_step, trainer.current_epoch, self.last_path, self.run_dir)
         elif self.save_last and _keeps_weights(exception) and trainer.world_size == 1:
