@@ -40,5 +40,5 @@ test-lowest:
 	$(UV) pip install --quiet --python $(LOWEST_PY) pip setuptools wheel  # tests build dlrun's wheel
 	$(UV) pip install --quiet --python $(LOWEST_PY) --no-deps -e .
 	$(LOWEST_PY) tests/lowest/check_bounds.py
-	PYTHONPATH= $(LOWEST_PY) -m pytest -q -m "not slow" -p no:cacheprovider
+	PYTHONPATH= $(LOWEST_PY) -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider
 	PYTHONPATH= $(LOWEST_PY) tests/lowest/cli_check.py
