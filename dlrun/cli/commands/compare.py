@@ -5,31 +5,16 @@ no run or fewer than two runs."""
 
 from __future__ import annotations
 
-from dlrun.base.errors import BadInput, refusing_bad_input
+from dlrun.base.errors import refusing_bad_input
+from dlrun.cli.commands.folder_args import folders_and_out
 
 USAGE = "usage: dlrun compare RUN_DIR RUN_DIR... [out=DIR]   (run folders, trial folders, or sweep folders)"
-
-
-def _arguments(args) -> tuple:
-    folders, out = [], None
-    for arg in args:
-        if arg.startswith("out="):
-            out = arg.split("=", 1)[1]
-            if not out:
-                raise BadInput("out=: an empty folder; give out=DIR or leave it out")
-        elif "=" in arg or arg.startswith("-"):
-            raise BadInput(f"{arg}: unknown argument; {USAGE}")
-        else:
-            folders.append(arg)
-    if not folders:
-        raise BadInput(USAGE)
-    return folders, out
 
 
 @refusing_bad_input("compare")
 def main(args) -> int:
     from dlrun.report.compare import compare, print_comparison
 
-    folders, out = _arguments(args)
+    folders, out = folders_and_out(args, USAGE)
     print_comparison(compare(folders, out))
     return 0

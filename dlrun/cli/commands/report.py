@@ -8,22 +8,9 @@ from __future__ import annotations
 import os
 
 from dlrun.base.errors import BadInput, refusing_bad_input
+from dlrun.cli.commands.folder_args import folders_and_out
 
 USAGE = "usage: dlrun report SWEEP_DIR [SWEEP_DIR...] [out=DIR]   (folders of `dlrun -m` sweeps)"
-
-
-def _arguments(args) -> tuple:
-    folders, out = [], None
-    for arg in args:
-        if arg.startswith("out="):
-            out = arg.split("=", 1)[1] or None
-        elif "=" in arg or arg.startswith("-"):
-            raise BadInput(f"{arg}: unknown argument; {USAGE}")
-        else:
-            folders.append(arg)
-    if not folders:
-        raise BadInput(USAGE)
-    return folders, out
 
 
 def _writable_out(out):
@@ -48,7 +35,7 @@ def report_main(args) -> int:
 
     from dlrun.cli.commands.sweep_folder import readable_journal
 
-    folders, out = _arguments(args)
+    folders, out = folders_and_out(args, USAGE)
     for folder in folders:
         readable_journal(folder)
     print_report(write_report(folders, _writable_out(out)))
