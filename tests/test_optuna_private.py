@@ -32,12 +32,16 @@ def test_the_storage_and_the_trial_ids_are_what_storage_calls_take(tmp_path):
 
 
 def test_a_queued_trial_is_taken_once(tmp_path):
-    """reconcile takes a queued retry as ask would: WAITING -> RUNNING succeeds for one caller only."""
-    study = optuna.create_study(storage=JournalStorage(JournalFileBackend(str(tmp_path / "j"))), study_name="s")
+    """reconcile takes a queued retry as ask would: WAITING -> RUNNING succeeds for one worker only.
+    Two workers are two storages on one journal file, as two processes open it (within one storage,
+    Optuna 4.3 answers True again for the trial it took last; dlrun's slots share a lock)."""
+    path = str(tmp_path / "j")
+    study = optuna.create_study(storage=JournalStorage(JournalFileBackend(path)), study_name="s")
+    other = optuna.load_study(storage=JournalStorage(JournalFileBackend(path)), study_name="s")
     study.enqueue_trial({"x": 0.5})
     (waiting,) = study.get_trials(states=(TrialState.WAITING,))
     assert storage_of(study).set_trial_state_values(trial_id(waiting), TrialState.RUNNING) is True
-    assert storage_of(study).set_trial_state_values(trial_id(waiting), TrialState.RUNNING) is False
+    assert storage_of(other).set_trial_state_values(trial_id(waiting), TrialState.RUNNING) is False
     study.tell(waiting.number, 1.5)
     assert study.trials[0].state == TrialState.COMPLETE and study.trials[0].value == 1.5
 
