@@ -81,8 +81,7 @@ def _yaml_logger_names() -> set:
     return {name for section in ("hydra_logging", "job_logging") for name in hydra_node[section]["loggers"]}
 
 
-@pytest.mark.parametrize("module_name", ["hydra._internal.core_plugins.basic_launcher",
-                                         "hydra_plugins.hydra_joblib_launcher._core",
+@pytest.mark.parametrize("module_name", ["hydra_plugins.hydra_joblib_launcher._core",
                                          "hydra_plugins.hydra_submitit_launcher.submitit_launcher"])
 def test_launcher_loggers_quieted_in_config_yaml_are_the_launchers_own(module_name):
     """conf/config.yaml sets these loggers to WARNING (their per-job lines would flood the

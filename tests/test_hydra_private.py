@@ -53,6 +53,17 @@ def test_the_app_hydra_composes_sweeps_and_searches_the_extra_folder(tree):
         _compose(tree, ["top=1,2"])  # RUN mode refuses a sweep, as the app does
 
 
+def test_the_basic_launchers_own_logger_is_the_one_quieted():
+    import importlib
+    import logging
+
+    module = importlib.import_module(private.basic_launcher().__module__)
+    assert module.log.name == private.BASIC_LAUNCHER_LOGGER  # a renamed module would bring its lines back
+    module.log.setLevel(logging.NOTSET)
+    private.quiet_basic_launcher()
+    assert not module.log.isEnabledFor(logging.INFO) and module.log.isEnabledFor(logging.WARNING)
+
+
 def test_the_basic_launcher_and_a_failed_jobs_exception():
     launcher = private.basic_launcher()
     assert launcher.__name__ == "BasicLauncher" and issubclass(launcher, Launcher)

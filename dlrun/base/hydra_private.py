@@ -91,6 +91,19 @@ def basic_launcher():
     return BasicLauncher
 
 
+# Hydra's basic launcher logs every job's overrides at INFO ("#0 : optim.lr=0.01"), which the
+# sweep's console says itself; its logger is named after its private module.
+BASIC_LAUNCHER_LOGGER = "hydra._internal.core_plugins.basic_launcher"
+
+
+def quiet_basic_launcher() -> None:
+    """Only the basic launcher's warnings reach the console. Set once for the sweep's process:
+    Hydra's logging configs leave loggers they do not name as they are."""
+    import logging
+
+    logging.getLogger(BASIC_LAUNCHER_LOGGER).setLevel(logging.WARNING)
+
+
 def job_exception(returned):
     """The exception a failed job (JobReturn) raised, as an object. Why: JobReturn's public
     return_value re-raises it; the sweeper wants to read it, not raise it."""

@@ -68,6 +68,7 @@ def run_sweep(checked):
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
+    from dlrun.base.hydra_private import quiet_basic_launcher
     from dlrun.cli.app import job
     from dlrun.config.compose import hydra_for
 
@@ -75,6 +76,7 @@ def run_sweep(checked):
     _with_mode(cfg, RunMode.MULTIRUN)
     with hydra_for(source) as hydra:
         configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+        quiet_basic_launcher()
         context = _context(cfg, hydra)
         context.callbacks.on_multirun_start(config=cfg, config_name=source.config_name)
         sweeper = Plugins.instance().instantiate_sweeper(config=cfg, hydra_context=context, task_function=job)
