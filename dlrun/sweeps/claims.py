@@ -33,7 +33,12 @@ def holds_place(frozen) -> bool:
 
 def counted_trials(study) -> list:
     """Trials that ended with a result: they count toward n_trials."""
-    return [frozen for frozen in study.get_trials(deepcopy=False) if frozen.state.is_finished() and holds_place(frozen)]
+    return counted(study.get_trials(deepcopy=False))
+
+
+def counted(trials: list) -> list:
+    """Those of `trials` (already read from the study) that count toward n_trials."""
+    return [frozen for frozen in trials if frozen.state.is_finished() and holds_place(frozen)]
 
 
 def _key(params: dict) -> tuple:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dlrun.recipe.metrics import objectives
 from dlrun.training.summary import read_summary
-from dlrun.sweeps.claims import Claims, counted_trials, holds_place
+from dlrun.sweeps.claims import Claims, counted, counted_trials, holds_place
 from dlrun.sweeps.progress import SweepProgress
 from dlrun.base.optuna_private import storage_of, trial_id
 from dlrun.sweeps.workers import INTERRUPTED, RETRY_ATTR, STATUS_ATTR, SURPLUS, WORKER_ATTR, close_dead, reap, retry
@@ -133,8 +133,8 @@ def tell_outcome(study, frozen, outcome: Outcome, overrides: list) -> bool:
     return True
 
 
-def _check_failures(study, plan, planned: int) -> None:
-    errors = [trial for trial in study.get_trials(deepcopy=False) if trial.user_attrs.get("status") in ERROR_STATUSES]
+def _check_failures(trials: list, plan, planned: int) -> None:
+    errors = [trial for trial in trials if trial.user_attrs.get("status") in ERROR_STATUSES]
     if len(errors) > plan.max_failure_rate * planned:
         last = errors[-1]
         raise SweepAborted(f"{len(errors)} of {planned} planned trials failed with an error, more than "
@@ -198,10 +198,10 @@ class Worker:
                  " ".join(overrides[len(self.space.fixed):]), f"  (retry of trial {retry_of})" if retry_of is not None
                  else "", f"  ({outcome.error})" if outcome.error else "")
 
-    def _log_progress(self) -> None:
-        counted = counted_trials(self.study)
-        failed = sum(frozen.user_attrs.get("status") in ERROR_STATUSES for frozen in counted)
-        log.info(self.progress.line(min(len(counted), self.planned), failed))
+    def _log_progress(self, trials: list) -> None:
+        done = counted(trials)
+        failed = sum(frozen.user_attrs.get("status") in ERROR_STATUSES for frozen in done)
+        log.info(self.progress.line(min(len(done), self.planned), failed))
 
     def _still_running(self) -> list | None:
         """After the dead workers' trials are reaped: None when a place is free again (a retry
@@ -253,9 +253,10 @@ class Worker:
                     self.ran += 1
                     self._log(frozen, outcome, overrides)
                 self.on_told()
-                self._log_progress()
+                trials = self.study.get_trials(deepcopy=False)  # read once for both
+                self._log_progress(trials)
                 try:
-                    _check_failures(self.study, self.plan, self.planned)
+                    _check_failures(trials, self.plan, self.planned)
                 except SweepAborted:
                     self.stop.set()
                     raise
@@ -289,16 +290,17 @@ class Worker:
 
     def check_finished(self) -> None:
         """SweepUnfinished unless n_trials (every combination of a grid) ended with a result."""
-        counted = counted_trials(self.study)
-        if len(counted) >= self.planned:
+        trials = self.study.get_trials(deepcopy=False)
+        ended = counted(trials)
+        if len(ended) >= self.planned:
             return
-        numbers = {frozen.number for frozen in counted}
-        unfinished = [frozen for frozen in self.study.get_trials(deepcopy=False)
+        numbers = {frozen.number for frozen in ended}
+        unfinished = [frozen for frozen in trials
                       if frozen.number not in numbers and frozen.user_attrs.get(STATUS_ATTR) != SURPLUS]
         shown = "; ".join(f"trial {frozen.number} {frozen.user_attrs.get(STATUS_ATTR) or frozen.state.name.lower()}"
                           + (f" ({frozen.user_attrs['error']})" if frozen.user_attrs.get("error") else "")
                           for frozen in unfinished[-5:])
-        raise SweepUnfinished(f"{len(counted)} of {self.planned} trials ended with a result and no worker can "
+        raise SweepUnfinished(f"{len(ended)} of {self.planned} trials ended with a result and no worker can "
                               f"take another: {shown or 'none is left running'}; run the same command again to "
                               f"continue the sweep")
 
