@@ -131,11 +131,13 @@ def test_optuna_refuses_updating_a_finished_trial_with_its_own_error(tmp_path):
     import optuna
     from optuna.exceptions import UpdateFinishedTrialError  # dlrun.sweeps.loop and workers catch it
 
+    from dlrun.base.optuna_private import storage_of, trial_id
+
     study = optuna.create_study()
     trial = study.ask()
     study.tell(trial, 1.0)
     with pytest.raises(UpdateFinishedTrialError):
-        study._storage.set_trial_user_attr(trial._trial_id, "worker", "x")
+        storage_of(study).set_trial_user_attr(trial_id(trial), "worker", "x")
 
 
 # -- torch ---------------------------------------------------------------------------------
