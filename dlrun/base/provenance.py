@@ -10,6 +10,7 @@ distributions' metadata: nothing is imported to read them.
 
 from __future__ import annotations
 
+import functools
 import platform
 import socket
 import subprocess
@@ -67,6 +68,11 @@ def git_state(folder) -> GitState | None:
 
 def package_versions() -> dict:
     """{distribution: version or None when not installed}, python's too."""
+    return dict(_package_versions())
+
+
+@functools.cache  # a process's packages stay as they were loaded: read once for all its runs (a sweep's trials)
+def _package_versions() -> tuple:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version()}
@@ -75,18 +81,23 @@ def package_versions() -> dict:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = None
-    return versions
+    return tuple(versions.items())
 
 
 def gpus() -> list:
     """The machine's GPUs as nvidia-smi names them ([] without it). Asked outside the process:
     torch would create a CUDA context here, in a process that may only launch the ranks."""
+    return list(_gpus())
+
+
+@functools.cache  # the machine's GPUs: nvidia-smi asked once a process, not once a trial
+def _gpus() -> tuple:
     try:
         done = subprocess.run(["nvidia-smi", "--query-gpu=index,name,memory.total,driver_version",
                                "--format=csv,noheader"], capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
+        return ()
+    return tuple(line.strip() for line in done.stdout.splitlines() if line.strip()) if done.returncode == 0 else ()
 
 
 def host() -> dict:
