@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from hydra.experimental.callback import Callback
 
+from dlrun.base import atomic
+
 RESOLVER = "dlrun.config.option_name"
 NAMED_GROUPS = ("model", "data")
 
@@ -49,12 +51,12 @@ class OptionNameResolver(Callback):
 
 
 def _named_by_default(cfg, group: str) -> bool:
-    from omegaconf import DictConfig
+    from omegaconf import DictConfig, OmegaConf
 
     node = cfg.get(group) if isinstance(cfg, DictConfig) else None
-    if not isinstance(node, DictConfig) or "name" not in node:
+    if not isinstance(node, DictConfig) or "name" not in node or not OmegaConf.is_interpolation(node, "name"):
         return False
-    value = node._get_node("name")._value()
+    value = OmegaConf.to_container(node, resolve=False)["name"]  # the interpolation as written
     return isinstance(value, str) and value.startswith("${" + RESOLVER + ":")
 
 
@@ -87,4 +89,4 @@ def name_saved_job_config() -> None:
     saved = OmegaConf.load(path)
     if any(_named_by_default(saved, group) for group in NAMED_GROUPS):
         name_options(saved)
-        OmegaConf.save(saved, path)
+        atomic.write_text(path, OmegaConf.to_yaml(saved))
