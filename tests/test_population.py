@@ -9,8 +9,10 @@ import pytest
 from conftest import TINY, read_json, run_cli
 from dlrun.config.compose import compose
 from dlrun.training.metrics_file import read_metric_rows
-from dlrun.report.curves import plot_curves
+from dlrun.population.members import PopulationPlots
+from dlrun.report.curves import plot_curves, plot_population
 
+PLOTS = PopulationPlots(overlay=plot_population, member=plot_curves)
 SMALL = [*TINY, "hardware.threads=1", "hardware.precision=64-true", "model.width=16"]
 
 
@@ -58,7 +60,7 @@ def test_each_member_matches_its_trial_run_alone(optimizer, tmp_path):
     for index, cfg in enumerate(configs):
         execute(cfg, tmp_path / f"alone{index}")
     folders = [tmp_path / f"member{index}" for index in range(len(configs))]
-    summaries = train_population(configs, folders, tmp_path / "population", plot=plot_curves)
+    summaries = train_population(configs, folders, tmp_path / "population", plots=PLOTS)
     assert [summary["status"] for summary in summaries] == ["completed"] * len(configs)
     for index, folder in enumerate(folders):
         _assert_same_rows(read_metric_rows(tmp_path / f"alone{index}" / "metrics.csv"),
@@ -77,8 +79,9 @@ def test_population_sweep_gives_every_trial_its_own_run_and_study_record(tmp_pat
     assert sorted(runs) == list(range(6)) and {run["status"] for run in runs.values()} == {"completed"}
     for number, run in runs.items():
         folder = sweep_dir / str(number)
-        assert (folder / ".hydra" / "config.yaml").is_file() and (folder / "plots" / "curves.png").is_file()
+        assert (folder / ".hydra" / "config.yaml").is_file()
         assert len(read_metric_rows(folder / "metrics.csv")) >= 4 and run["best_checkpoint"]
+    _assert_one_figure_per_population(sweep_dir, runs, tmp_path)
     assert len({run["config"]["optim"]["lr"] for run in runs.values()}) == 6
     trials = _study_trials(sweep_dir)
     assert {trial.number: trial.value for trial in trials} == {
@@ -88,6 +91,19 @@ def test_population_sweep_gives_every_trial_its_own_run_and_study_record(tmp_pat
     assert evaluated.returncode == 0, evaluated.output[-2000:]
     metrics = read_json(next((sweep_dir / "3").glob("eval_best_*.json")))["metrics"]
     assert math.isclose(metrics["test/loss"], runs[3]["test"]["test/loss"], rel_tol=1e-5)
+
+
+def _assert_one_figure_per_population(sweep_dir, runs: dict, cwd) -> None:
+    """An overlaid figure per population; of the members' own figures only the best's (per
+    population), another drawn when asked by `dlrun summary TRIAL_DIR`."""
+    assert sorted(path.parent.name for path in (sweep_dir / "populations").glob("*/curves.png")) == ["0", "4"]
+    drawn = sorted(number for number in runs if (sweep_dir / str(number) / "plots" / "curves.png").is_file())
+    best_of = [min(part, key=lambda number: runs[number]["objective"]["value"]) for part in ([0, 1, 2, 3], [4, 5])]
+    assert drawn == best_of, f"own figures {drawn}, expected the best members' {best_of}"
+    other = next(number for number in runs if number not in drawn)
+    asked = run_cli(["summary", str(sweep_dir / str(other))], cwd=cwd)
+    assert asked.returncode == 0 and (sweep_dir / str(other) / "plots" / "curves.png").is_file(), asked.output[-2000:]
+    assert f"curves: {sweep_dir / str(other) / 'plots' / 'curves.png'}" in asked.output
 
 
 def _study_trials(sweep_dir):
@@ -105,7 +121,7 @@ def test_a_diverging_member_is_masked_and_the_others_train_on(tmp_path):
     configs = [_config(["optim=sgd", f"optim.lr={lr}"]) for lr in (0.05, 1e3, 0.1)]
     execute(configs[2], tmp_path / "alone")
     folders = [tmp_path / f"member{index}" for index in range(3)]
-    summaries = train_population(configs, folders, tmp_path / "population", plot=plot_curves)
+    summaries = train_population(configs, folders, tmp_path / "population", plots=PLOTS)
     assert [summary["status"] for summary in summaries] == ["completed", "diverged", "completed"]
     assert summaries[1]["error"].startswith("diverged at step") and "member masked" in summaries[1]["error"]
     _assert_same_rows(read_metric_rows(tmp_path / "alone" / "metrics.csv"), read_metric_rows(folders[2] / "metrics.csv"),

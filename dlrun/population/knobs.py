@@ -71,3 +71,17 @@ def differing_keys(configs: list) -> list:
     flats = [dict(shared_part(config)) for config in configs]
     keys = sorted({key for flat in flats for key in flat})
     return [key for key in keys if len({flat.get(key) for flat in flats}) > 1]
+
+
+def member_labels(configs: list) -> list:
+    """Per member, its member knobs that differ inside the population ("optim.lr=0.01 seed=1"),
+    the line that tells its curve from the others'; tracker names (logger.*) left out."""
+    flats = [{key: value for key, value in flat_config(config).items()
+              if is_member_knob(key) and not key.startswith("logger.")} for config in configs]
+    keys = sorted({key for flat in flats for key in flat})
+    keys = [key for key in keys if len({repr(flat.get(key)) for flat in flats}) > 1]
+    return [" ".join(f"{key}={_short(flat.get(key))}" for key in keys) for flat in flats]
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

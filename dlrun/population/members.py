@@ -1,13 +1,14 @@
 """One population member as a trial: what it records while the population trains (its
 metric rows, its best weights, whether it diverged) and the files it leaves in its own run
 folder, the same files a single run leaves: summary.json, metrics.csv (Lightning's columns
-and steps), plots/curves.png, checkpoints/best.ckpt and last.ckpt (weights and the run's
+and steps), checkpoints/best.ckpt and last.ckpt (weights and the run's
 config: `dlrun eval` and `init=checkpoint` read them as any run's; last.ckpt, written while the
 population trains, also holds what it needs to go on: dlrun.population.resume), and its tracker runs
 (W&B, MLflow, TensorBoard: the loggers a single run of its config would have, made when the
 population ends from the member's rows, and closed as a single run closes them; the metrics
-reach the tracker at the end, not live). The plots are drawn by a function the caller hands
-in (dlrun.report.curves.plot_curves), as a single run's are."""
+reach the tracker at the end, not live). One figure overlays the members' curves in the
+population's folder; the best member also gets its own plots/curves.png, any other when asked
+(`dlrun summary TRIAL_DIR`). The caller hands in the drawing functions (PopulationPlots)."""
 
 from __future__ import annotations
 
@@ -205,13 +206,36 @@ class Member:
         return (str(best) if best else None), (str(last) if last else None)
 
 
-def plot_members(members: list, plot) -> None:
-    """Each member's plots: `plot(history, run_dir)` (drawn in forked processes, one per core,
-    measured slower than this on the shared 2-core machine)."""
-    for member in members:
-        history = MetricHistory(1)
-        history.rows = member.history.rows
-        plot(history, member.run_dir)
+@dataclass(frozen=True)
+class PopulationPlots:
+    """How a population's figures are drawn, handed in by the layer that draws (dlrun.report.curves):
+    `overlay(runs, path)` the members' curves in one figure (runs with .label and .history),
+    `member(history, run_dir)` one member's own plots/curves.png."""
+    overlay: object
+    member: object
+
+
+def plot_population(members: list, plots: PopulationPlots, folder: Path, labels: list):
+    """FOLDER/curves.png, every member's curves overlaid, and the best completed member's own
+    figure (any other member's is drawn when asked: `dlrun summary TRIAL_DIR`); the overlay's path."""
+    runs = [SimpleNamespace(label=f"{member.run_dir.name} {label}".strip(), history=member.history)
+            for member, label in zip(members, labels)]
+    path = plots.overlay(runs, Path(folder) / "curves.png")
+    best = best_member(members)
+    if best is not None:
+        plots.member(best.history, best.run_dir)
+    return path
+
+
+def best_member(members: list):
+    """The completed member with the best objective value (None when none completed with one)."""
+    done = [member for member in members
+            if member.summary["status"] == "completed" and member.summary["objective"]["value"] is not None]
+    if not done:
+        return None
+    metric = done[0].summary["objective"]["metric"]
+    sign = -1 if direction(metric) == "maximize" else 1
+    return min(done, key=lambda member: sign * member.summary["objective"]["value"])
 
 
 def as_logged(value) -> float:

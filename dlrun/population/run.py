@@ -14,7 +14,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from dlrun.population.members import Member, plot_members
+from dlrun.population.knobs import member_labels
+from dlrun.population.members import Member, plot_population
 
 log = logging.getLogger("dlrun")
 
@@ -90,11 +91,11 @@ def _resume_file(members: list, resume_from, work_dir: Path):
     return str(path)
 
 
-def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot=None, resume_from=None) -> list:
+def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plots=None, resume_from=None) -> list:
     """Train validated member configs (sharing all but their member knobs) together; each
     member's summary, in the order given (also in each run folder's summary.json).
-    `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plot`:
-    plot(history, run_dir) draws a member's plots (dlrun.report.curves.plot_curves), or None;
+    `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plots`:
+    how to draw the population's overlaid figure and its best member's (members.PopulationPlots), or None;
     `resume_from`: per member, the last.ckpt of the interrupted member it continues (all from one
     population at one step: dlrun.population.resume.resume_point), or None to start at step 0."""
     from dlrun.training.run_dirs import holding
@@ -102,7 +103,9 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot
 
     started, members = time.time(), []
     state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
-             "pruning": pruning, "plot": plot, "resume_from": resume_from}
+             "pruning": pruning, "plots": plots, "resume_from": resume_from,
+             "work_dir": Path(work_dir), "labels": member_labels([OmegaConf.to_container(c, resolve=True)
+                                                                  for c in configs])}
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -139,8 +142,9 @@ def _finish(members: list, state: dict, started: float) -> list:
         network = module.population.members[member.index] if module is not None else None
         summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
     try:
-        if state["plot"] is not None:
-            plot_members(members, state["plot"])
+        if state["plots"] is not None:
+            path = plot_population(members, state["plots"], state["work_dir"], state["labels"])
+            log.info("the population's curves: %s", path)
     except Exception as error:  # plots are a convenience: the results stand without them
         log.error("could not draw the members' curves: %s", error)
     for member in members:

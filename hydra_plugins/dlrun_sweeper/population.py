@@ -153,7 +153,8 @@ class PopulationLauncher(Launcher):
         config, whether dlrun's sweeper validated it already)}; resume_from: per member, the
         last.ckpt it continues (all or none)."""
         from dlrun.population.run import train_population
-        from dlrun.report.curves import plot_curves
+        from dlrun.population.members import PopulationPlots
+        from dlrun.report.curves import plot_curves, plot_population
         from dlrun.config.validate import validate
 
         from dlrun.training.record import invocation_from_hydra, write_record
@@ -171,7 +172,8 @@ class PopulationLauncher(Launcher):
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
             with _as_job(members[numbers[0]][0]):
                 summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
-                                             self._pruning(numbers, study_name), plot=plot_curves,
+                                             self._pruning(numbers, study_name),
+                                             plots=PopulationPlots(overlay=plot_population, member=plot_curves),
                                              resume_from=resume_from if resume_from and all(resume_from) else None)
         except Exception as error:  # the members' summaries (when written) say more
             return [(number, run_dir, error) for number, run_dir in zip(numbers, run_dirs)]

@@ -57,7 +57,21 @@ def _run_folder_summary(folder) -> bool:
     from dlrun.training.summary import read_summary
 
     print_result(read_summary(folder))
+    _draw_missing_curves(Path(folder))
     return True
+
+
+def _draw_missing_curves(run_dir) -> None:
+    """A population member's own figure, drawn when asked (its population drew one overlaid figure
+    and the best member's): plots/curves.png from its metrics.csv, when it has none yet."""
+    from dlrun.report.curves import plot_curves
+    from dlrun.report.runs import METRICS_FILE, read_history
+
+    if (run_dir / "plots" / "curves.png").is_file() or not (run_dir / METRICS_FILE).is_file():
+        return
+    path = plot_curves(read_history(run_dir), run_dir)
+    if path is not None:
+        print(f"curves: {path}")
 
 
 @refusing_bad_input("summary")
