@@ -20,12 +20,10 @@ from types import SimpleNamespace
 import torch
 
 from dlrun.callbacks.divergence import DivergenceGuard
-from dlrun.training.checkpoint_io import write_checkpoint
 from dlrun.training.history import MetricHistory
-from dlrun.recipe.metrics import direction, objectives, primary_objective
-from dlrun.training.metrics_file import METRICS_FILE, write_metric_rows
-from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
-from dlrun.recipe.transfer import TASK_MODEL_PREFIX
+from dlrun.recipe.metrics import direction, primary_objective
+from dlrun.training import run_files
+from dlrun.training.summary import parameter_count
 
 RUNNING, DIVERGED, PRUNED = "running", "diverged", "pruned"
 
@@ -56,9 +54,7 @@ class Member:
     def start(cls, index: int, config: dict, run_dir: Path, spec, pruning=None, transform=None) -> "Member":
         run_dir = Path(run_dir).resolve()
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        summary = new_summary(config["name"], run_dir, config, objectives(config["objective"]))
-        summary["spec"] = spec.to_dict()
-        write_summary(summary, run_dir)  # from the first second, as a single run
+        summary = run_files.start_summary(config, run_dir, {"spec": spec.to_dict()})  # from the first second
         divergence = config["callbacks"]["divergence"]
         guard = DivergenceGuard(run_dir, divergence["check_every_n_steps"],
                                 divergence["max_loss_ratio"] if divergence["enabled"] else None)
@@ -135,43 +131,21 @@ class Member:
             summary["params"] = parameter_count(network)
         summary["best_checkpoint"], summary["last_checkpoint"] = self._write_checkpoints(network, step, epoch)
         summary["final"] = self._final()
-        summary["best"] = {name: self.history.best(name)[0] for name in self.history.metric_names()
-                           if name.startswith("val/")}
-        objective = summary["objective"]["metric"]
-        summary["objective"]["value"], summary["objective"]["step"] = self.history.best(objective)
+        run_files.record_results(summary, self.history)
         summary["test"] = dict(self.test)
-        summary["wall_time_s"] = wall_time_s  # the population's: its members trained side by side
-        record_objectives(summary)
+        run_files.record_end(summary, wall_time_s)  # the population's time: its members trained side by side
         test_rows = [{"step": step, "epoch": epoch, **self.test}] if self.test else []
         self.rows = self.history.rows + test_rows
-        write_metric_rows(self.run_dir / METRICS_FILE, self.rows)
-        write_summary(summary, self.run_dir)
+        run_files.write_rows(self.run_dir, self.rows)
+        run_files.end_summary(summary, self.run_dir)
         return summary
 
     def close_trackers(self) -> None:
         """The member's W&B / MLflow / TensorBoard runs, after its plots (W&B keeps them too)."""
-        kept = self._report_to_trackers()
+        kept = run_files.report_rows_to_trackers(self.config, self.run_dir, self.rows, self.summary)
         if kept:
             self.summary.update(kept)
-            write_summary(self.summary, self.run_dir)
-
-    def _report_to_trackers(self) -> dict:
-        """{logger name: its summary.json entry} for the member's tracker runs ({} without trackers)."""
-        from omegaconf import OmegaConf, open_dict
-
-        from dlrun.loggers.table import build_loggers, chosen_loggers, finish_loggers
-
-        cfg = OmegaConf.create(self.config)
-        with open_dict(cfg):
-            cfg.logger.csv = False  # the member's metrics.csv is written already
-        if not chosen_loggers(cfg.logger):
-            return {}
-        loggers = build_loggers(cfg, self.run_dir)
-        for logger in loggers:
-            for row in self.rows:
-                logger.log_metrics({name: value for name, value in row.items() if name != "step"}, step=int(row["step"]))
-            logger.save()
-        return finish_loggers(SimpleNamespace(loggers=loggers), self.summary)  # the finishers read trainer.loggers alone
+            run_files.end_summary(self.summary, self.run_dir)
 
     def _final(self) -> dict:
         final = {}
@@ -181,12 +155,7 @@ class Member:
 
     def weights_checkpoint(self, weights: dict, step: int, epoch: int) -> dict:
         """A checkpoint of these weights in a single run's layout (dlrun eval and init=checkpoint read it)."""
-        import lightning
-
-        return {"epoch": epoch, "global_step": step, "pytorch-lightning_version": lightning.__version__,
-                "state_dict": {TASK_MODEL_PREFIX + name: tensor for name, tensor in weights.items()},
-                "hyper_parameters": {"config": self.config, "spec": self.summary["spec"],
-                                     **({"transform": self.transform} if self.transform else {})}}
+        return run_files.weights_checkpoint(weights, step, epoch, self.config, self.summary["spec"], self.transform)
 
     def _write_checkpoints(self, network, step: int, epoch: int) -> tuple:
         """(best, last) paths: best as ModelCheckpoint would have chosen it, last the final weights
@@ -195,14 +164,12 @@ class Member:
         best = None
         if self.best is not None and self.config["callbacks"]["checkpoint"]["save_best"]:
             _, best_step, best_epoch, weights = self.best
-            best = folder / "best.ckpt"
-            write_checkpoint(self.weights_checkpoint(weights, best_step, best_epoch), best)
+            best = run_files.write_run_checkpoint(folder / "best.ckpt", self.weights_checkpoint(weights, best_step, best_epoch))
         last = None
         if self.saved_step == step and (folder / "last.ckpt").is_file():
             last = folder / "last.ckpt"  # the population's resumable one, of this very step: kept
         elif network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
-            last = folder / "last.ckpt"
-            write_checkpoint(self.weights_checkpoint(_weights(network), step, epoch), last)
+            last = run_files.write_run_checkpoint(folder / "last.ckpt", self.weights_checkpoint(_weights(network), step, epoch))
         return (str(best) if best else None), (str(last) if last else None)
 
 

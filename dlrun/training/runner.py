@@ -14,10 +14,10 @@ from types import SimpleNamespace
 from omegaconf import DictConfig, OmegaConf
 
 from dlrun.distributed.env import in_slurm_tasks, is_global_zero
-from dlrun.recipe.metrics import objectives
 from dlrun.training.hooks import RunHooks, RunStopped
 from dlrun.training.metrics_file import read_metric_rows, write_metric_rows
-from dlrun.training.summary import new_summary, parameter_count, record_objectives, write_summary
+from dlrun.training.run_files import end_summary, record_end, record_results, start_summary
+from dlrun.training.summary import parameter_count
 
 log = logging.getLogger("dlrun")
 
@@ -163,13 +163,8 @@ def _collect(summary: dict, run_dir: Path, trainer, at_end=()):
         return
     summary["global_step"], summary["epochs"] = trainer.global_step, trainer.current_epoch
     summary["best_checkpoint"], summary["last_checkpoint"] = _checkpoint_paths(trainer, run_dir)
-    history = find_callback(trainer, MetricHistory)
     summary["final"] = summary["final"] or _final_metrics(trainer)
-    for name in history.metric_names():
-        if name.startswith("val/"):
-            summary["best"][name], _ = history.best(name)
-    objective = summary["objective"]["metric"]
-    summary["objective"]["value"], summary["objective"]["step"] = history.best(objective)
+    record_results(summary, find_callback(trainer, MetricHistory))
     if trainer.is_global_zero:
         for hook in at_end:
             hook(trainer, run_dir)
@@ -186,13 +181,9 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_from = resume_from if resume_from is not None else requeued_checkpoint(run_dir)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    summary = new_summary(cfg.name, run_dir, config, objectives(cfg.objective))
-    if resume_from is not None:
-        summary["resumed_from"] = str(resume_from)
-        summary.update(earlier_tracker_runs(run_dir))  # the loggers continue the same W&B / MLflow runs
-    if is_global_zero():  # from the first second: a run killed without a word still leaves a trace
-        write_summary(summary, run_dir)
+    # a resume keeps its tracker runs: the loggers continue the same W&B / MLflow runs
+    resumed = {"resumed_from": str(resume_from), **earlier_tracker_runs(run_dir)} if resume_from is not None else {}
+    summary = start_summary(OmegaConf.to_container(cfg, resolve=True), run_dir, resumed, write=is_global_zero())
     started, holder = time.time(), SimpleNamespace(trainer=None)
     try:
         with _appending_metrics(run_dir, resume_from):
@@ -218,11 +209,10 @@ def execute(cfg: DictConfig, run_dir: Path, resume_from=None, hooks: RunHooks = 
             _collect(summary, run_dir, holder.trainer, hooks.at_end)
         except Exception as error:
             log.error("could not collect results: %s", _one_line(error))
-        summary["wall_time_s"] = time.time() - started
-        record_objectives(summary)
+        record_end(summary, time.time() - started)
         summary.update(finish_loggers(holder.trainer, summary))  # e.g. the W&B run closed, its id kept in summary.json
         if is_global_zero():  # one run folder: under DDP only rank zero writes the summary
-            _write_final_summary(summary, run_dir)
+            end_summary(summary, run_dir)
     return summary
 
 
@@ -248,15 +238,3 @@ def _record_failure(summary: dict, run_dir: Path, error: Exception) -> None:
             handle.write(summary["traceback"])
     except OSError:
         pass
-
-
-def _write_final_summary(summary: dict, run_dir: Path) -> None:
-    """A full disk must not end in a traceback: the previous summary.json (status running)
-    stays, and the console says what could not be written."""
-    from dlrun.base.atomic import OutOfSpace
-
-    try:
-        write_summary(summary, run_dir)
-    except OutOfSpace as error:
-        summary["status"], summary["error"] = "failed", f"out of disk space in {run_dir}: {error}"
-        log.error("%s: summary.json not updated (status %s)", error, summary["status"])
