@@ -22,6 +22,17 @@ def _config(overrides):
     return validated(compose([*SMALL, *overrides]))
 
 
+def _runs(configs, folders) -> list:
+    """Population members as prepared runs, started as a sweep's members are (their record.json)."""
+    import os
+
+    from dlrun.training.record import ConfigSources, Invocation
+    from dlrun.training.session import Run
+
+    return [Run(cfg, folder, Invocation("population member", ConfigSources(os.getcwd())))
+            for cfg, folder in zip(configs, folders)]
+
+
 def _numbers(row: dict) -> dict:
     return {key: float(value) for key, value in row.items() if value not in ("", None)}
 
@@ -60,7 +71,7 @@ def test_each_member_matches_its_trial_run_alone(optimizer, tmp_path):
     for index, cfg in enumerate(configs):
         execute(cfg, tmp_path / f"alone{index}")
     folders = [tmp_path / f"member{index}" for index in range(len(configs))]
-    summaries = train_population(configs, folders, tmp_path / "population", plots=PLOTS)
+    summaries = train_population(_runs(configs, folders), tmp_path / "population", plots=PLOTS)
     assert [summary["status"] for summary in summaries] == ["completed"] * len(configs)
     for index, folder in enumerate(folders):
         _assert_same_rows(read_metric_rows(tmp_path / f"alone{index}" / "metrics.csv"),
@@ -121,7 +132,7 @@ def test_a_diverging_member_is_masked_and_the_others_train_on(tmp_path):
     configs = [_config(["optim=sgd", f"optim.lr={lr}"]) for lr in (0.05, 1e3, 0.1)]
     execute(configs[2], tmp_path / "alone")
     folders = [tmp_path / f"member{index}" for index in range(3)]
-    summaries = train_population(configs, folders, tmp_path / "population", plots=PLOTS)
+    summaries = train_population(_runs(configs, folders), tmp_path / "population", plots=PLOTS)
     assert [summary["status"] for summary in summaries] == ["completed", "diverged", "completed"]
     assert summaries[1]["error"].startswith("diverged at step") and "member masked" in summaries[1]["error"]
     _assert_same_rows(read_metric_rows(tmp_path / "alone" / "metrics.csv"), read_metric_rows(folders[2] / "metrics.csv"),
@@ -278,7 +289,7 @@ def test_a_population_that_fails_writes_every_members_summary(tmp_path, monkeypa
 
     monkeypatch.setattr(module.PopulationModule, "training_step", broken)
     configs = [_config([f"optim.lr={lr}"]) for lr in (0.1, 0.2)]
-    summaries = train_population(configs, [tmp_path / "a", tmp_path / "b"], tmp_path / "population")
+    summaries = train_population(_runs(configs, [tmp_path / "a", tmp_path / "b"]), tmp_path / "population")
     assert [summary["status"] for summary in summaries] == ["failed", "failed"]
     assert summaries[0]["error"] == "RuntimeError: broken step"
     assert "broken step" in (tmp_path / "b" / "run.log").read_text() and "Traceback" in summaries[1]["traceback"]

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from dlrun.config.compose import compose
 from dlrun.base.errors import ConfigError
-from dlrun.config.output_checks import folder_problems, output_problems
-from dlrun.training.run_dirs import claim, holding
 from dlrun.training.hooks import RunHooks
-from dlrun.training.console import attach_run_log, detach
-from dlrun.config.validate import validated
-from dlrun.training.record import ConfigSources, Invocation
-from dlrun.training.session import run_experiment
+from dlrun.training.summary import with_absolute_paths
 
 
 def run_hooks() -> RunHooks:
@@ -27,31 +18,21 @@ def run_hooks() -> RunHooks:
     return RunHooks(callbacks=(pruning_callback,), at_end=(plot_run,))
 
 
-def _save_hydra_files(config, run_dir: Path, overrides) -> None:
-    """The same .hydra/ files the CLI leaves, so every run folder reads alike."""
-    hydra_dir = run_dir / ".hydra"
-    hydra_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(config, hydra_dir / "config.yaml")
-    OmegaConf.save(OmegaConf.create(list(overrides)), hydra_dir / "overrides.yaml")
-
-
 def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
-    """Compose, validate (ConfigError on bad input), claim the run folder (a new one, or
-    `run_dir`, which must not hold a run), train, test; return the summary dict (its
-    run_dir absolute)."""
+    """The `dlrun` command's run path as a function: the overrides prepared as its command
+    line is (composed once, validated once: ConfigError on bad input, before any folder exists),
+    the run folder claimed (a new one, or `run_dir`, which must be new or empty), trained and
+    tested; return the summary dict (its run_dir absolute). With `show_console`, the header and
+    result are printed as the command prints them; the run's log goes to its run.log."""
+    from dlrun.cli.run_path import RUN_DIR_KEY, execute, prepare_single
+    from dlrun.config.output_checks import folder_problems
+    from dlrun.config.overrides import hydra_quoted
+
     overrides = list(overrides or [])
-    cfg = compose(overrides, return_hydra_config=True)
-    config = validated(cfg)  # once, before the run folder exists: a rejected config leaves nothing
-    problems = folder_problems(run_dir, "run_dir") if run_dir is not None else output_problems(cfg, multirun=False)
-    if problems:
-        raise ConfigError(problems)
-    run_dir = claim(run_dir if run_dir is not None else cfg.hydra.run.dir, named=run_dir is not None, key="run_dir",
-                    config=config).resolve()
-    with holding(run_dir):
-        _save_hydra_files(config, run_dir, overrides)
-        handlers = attach_run_log(run_dir)
-        try:
-            return run_experiment(config, run_dir, show_console=show_console, hooks=run_hooks(),
-                                  invocation=Invocation("dlrun.run()", ConfigSources(os.getcwd()), tuple(overrides)))
-        finally:
-            detach(handlers)
+    if run_dir is not None:  # named by its argument here, not by Hydra's key
+        problems = folder_problems(run_dir, "run_dir")
+        if problems:
+            raise ConfigError(problems)
+        overrides.append(f"{RUN_DIR_KEY}={hydra_quoted(str(Path(run_dir).resolve()))}")
+    summary = execute(prepare_single(overrides, show_console, "dlrun.run()", folder_key="run_dir"))
+    return with_absolute_paths(summary, summary["run_dir"])

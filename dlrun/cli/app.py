@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import hydra
@@ -48,20 +47,17 @@ def _checked_before(hydra_cfg) -> bool:
     return hydra_cfg.mode == RunMode.RUN or str(hydra_cfg.sweeper.get("_target_", "")).startswith(DLRUN_SWEEPER)
 
 
-def job(cfg, checked_config=None):
-    """One Hydra job (a single run, or a sweep's trial): returns the objective value for
-    sweepers (None when the run did not complete). `checked_config`: the run's config as the
-    command line's precheck validated it (dlrun.cli.entry), used as it is."""
-    from contextlib import nullcontext
-
-    from dlrun.base.errors import exiting_on_bad_input
+def job(cfg, prepared=None):
+    """One Hydra job: a single run (its summary) or a sweep's trial (the objective value for
+    sweepers). `prepared`: the single run as dlrun.cli.run_path prepared it (its config
+    validated once, before its folder existed), used as it is."""
     from dlrun.cli.api import run_hooks
     from dlrun.config.compose import without_hydra
     from dlrun.config.option_name import name_saved_job_config
     from dlrun.config.validate import validated
     from dlrun.training.console import output_to_run_log
     from dlrun.training.record import invocation_from_hydra
-    from dlrun.training.session import run_experiment
+    from dlrun.training.session import Run, execute
 
     hydra_cfg = HydraConfig.get()
     name_saved_job_config()  # resume, evaluate, predict read it outside Hydra
@@ -69,21 +65,15 @@ def job(cfg, checked_config=None):
     if not single:
         log.info("sweep job %s starting in process %d", hydra_cfg.job.num, os.getpid())  # run.log: when and where
         name_sweep_job(cfg, hydra_cfg)
-    # bad input found while training starts (a data file, a checkpoint): exit 2 for a single
-    # run; a sweep's trial raises it for the sweeper to record
-    with exiting_on_bad_input() if single else nullcontext():
-        if checked_config is not None:
-            config = checked_config
-        else:
-            config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
-        with output_to_run_log(hydra_cfg.runtime.output_dir):  # a sweep's console holds the sweep's lines
-            summary = run_experiment(config, Path(hydra_cfg.runtime.output_dir), hooks=run_hooks(),
-                                     invocation=invocation_from_hydra(hydra_cfg))
-    if single:
-        if summary["status"] != "completed":
-            sys.exit(1)
-        return summary["objective"]["value"]
-    return _end_of_sweep_job(summary)
+    if prepared is not None:
+        config = prepared.checked.run_config
+    else:
+        config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
+    kind = prepared.kind if prepared is not None else None
+    run = Run(config, Path(hydra_cfg.runtime.output_dir), invocation_from_hydra(hydra_cfg, kind))
+    with output_to_run_log(hydra_cfg.runtime.output_dir):  # a sweep's console holds the sweep's lines
+        summary = execute(run, hooks=run_hooks(), show_console=prepared is None or prepared.show_console)
+    return summary if single else _end_of_sweep_job(summary)
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")

@@ -36,28 +36,36 @@ def _context(cfg, hydra):
     return HydraContext(config_loader=hydra.config_loader, callbacks=job_callbacks(cfg))
 
 
-def run_single(checked, run_dir: Path) -> None:
-    """Train the checked config in `run_dir` (claimed by the caller) as Hydra's run would:
-    the job's exception, if any, is raised here."""
+def run_single(prepared, run_dir: Path) -> dict:
+    """Train the prepared run (dlrun.cli.run_path) in `run_dir` as Hydra's run would; its summary.
+    The job's exception, if any, is raised here. A caller that shows no console (dlrun.run) keeps
+    its own logging set-up: the run's log goes to its run.log alone."""
     from hydra.core.utils import configure_log, run_job
     from hydra.types import RunMode
     from omegaconf import open_dict, read_write
 
     from dlrun.cli.app import job
     from dlrun.config.compose import hydra_for
+    from dlrun.training.console import attach_run_log, detach
 
-    cfg, source = checked.config, checked.command_line.source
+    cfg, source = prepared.checked.config, prepared.checked.command_line.source
     _with_mode(cfg, RunMode.RUN)
     with read_write(cfg.hydra), open_dict(cfg.hydra):
         cfg.hydra.run.dir = str(run_dir)
     with hydra_for(source) as hydra:
-        configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
-        context = _context(cfg, hydra)
-        context.callbacks.on_run_start(config=cfg, config_name=source.config_name)
-        returned = run_job(hydra_context=context, task_function=lambda _cfg: job(_cfg, checked.run_config),
-                           config=cfg, job_dir_key="hydra.run.dir", job_subdir_key=None)
-        context.callbacks.on_run_end(config=cfg, config_name=source.config_name, job_return=returned)
-        returned.return_value  # re-raises the job's exception
+        if prepared.show_console:
+            configure_log(cfg.hydra.hydra_logging, cfg.hydra.verbose)
+        handlers = [] if prepared.show_console else attach_run_log(run_dir)
+        try:
+            context = _context(cfg, hydra)
+            context.callbacks.on_run_start(config=cfg, config_name=source.config_name)
+            returned = run_job(hydra_context=context, task_function=lambda _cfg: job(_cfg, prepared), config=cfg,
+                               job_dir_key="hydra.run.dir", job_subdir_key=None,
+                               configure_logging=prepared.show_console)
+            context.callbacks.on_run_end(config=cfg, config_name=source.config_name, job_return=returned)
+        finally:
+            detach(handlers)
+        return returned.return_value  # re-raises the job's exception
 
 
 def run_sweep(checked):

@@ -91,9 +91,10 @@ def _resume_file(members: list, resume_from, work_dir: Path):
     return str(path)
 
 
-def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plots=None, resume_from=None) -> list:
-    """Train validated member configs (sharing all but their member knobs) together; each
-    member's summary, in the order given (also in each run folder's summary.json).
+def train_population(runs: list, work_dir, pruning=None, plots=None, resume_from=None) -> list:
+    """Train prepared runs (dlrun.training.session.Run: validated configs sharing all but their
+    member knobs, claimed folders, how each started) together; each member's summary, in the
+    order given (also in each run folder's summary.json, beside its record.json).
     `pruning`: per member, None or (its optuna Trial, the sweep pruner's name); `plots`:
     how to draw the population's overlaid figure and its best member's (members.PopulationPlots), or None;
     `resume_from`: per member, the last.ckpt of the interrupted member it continues (all from one
@@ -101,17 +102,21 @@ def train_population(configs: list, run_dirs: list, work_dir, pruning=None, plot
     from dlrun.training.run_dirs import holding
     from dlrun.training.console import attach_run_log, detach, output_to_run_log
 
+    from dlrun.training.session import begin_record
+
+    configs = [run.config for run in runs]
     started, members = time.time(), []
-    state = {"run_dirs": [Path(run_dir) for run_dir in run_dirs], "status": "failed", "error": None,
+    state = {"run_dirs": [Path(run.run_dir) for run in runs], "status": "failed", "error": None,
              "pruning": pruning, "plots": plots, "resume_from": resume_from,
              "work_dir": Path(work_dir), "labels": member_labels([OmegaConf.to_container(c, resolve=True)
                                                                   for c in configs])}
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        for run_dir in state["run_dirs"]:
+        for run, run_dir in zip(runs, state["run_dirs"]):
             run_dir.mkdir(parents=True, exist_ok=True)
             stack.enter_context(holding(run_dir))  # one live owner per run folder, as a single run
+            begin_record(run, run.config)  # each member's record.json, as a single run's
         handlers = [handler for run_dir in state["run_dirs"] for handler in attach_run_log(run_dir)]
         try:
             # what the shared training prints (warnings, trackers, the user's code): the first member's run.log

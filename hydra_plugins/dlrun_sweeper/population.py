@@ -156,22 +156,20 @@ class PopulationLauncher(Launcher):
         from dlrun.population.members import PopulationPlots
         from dlrun.report.curves import plot_curves, plot_population
         from dlrun.config.validate import validate
-
-        from dlrun.training.record import invocation_from_hydra, write_record
+        from dlrun.training.record import invocation_from_hydra
+        from dlrun.training.session import Run
 
         run_dirs = [self._prepare(members[number][0]) for number in numbers]
-        for number, run_dir in zip(numbers, run_dirs):  # each member's record, as a single trial's
-            write_record(members[number][1], run_dir, invocation_from_hydra(members[number][0].hydra,
-                                                                             "population member"))
-        configs = [members[number][2] for number in numbers]
+        runs = [Run(members[number][2], run_dir, invocation_from_hydra(members[number][0].hydra, "population member"))
+                for number, run_dir in zip(numbers, run_dirs)]
         try:
-            for number, config in zip(numbers, configs):
+            for number, run in zip(numbers, runs):
                 if not members[number][3]:  # composed here, for another sweeper (Hydra's launcher interface)
-                    validate(config)
+                    validate(run.config)
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             log.info("population of %d: trials %s", len(numbers), ", ".join(map(str, numbers)))
             with _as_job(members[numbers[0]][0]):
-                summaries = train_population(configs, run_dirs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
+                summaries = train_population(runs, sweep_dir / POPULATIONS_DIR / str(numbers[0]),
                                              self._pruning(numbers, study_name),
                                              plots=PopulationPlots(overlay=plot_population, member=plot_curves),
                                              resume_from=resume_from if resume_from and all(resume_from) else None)

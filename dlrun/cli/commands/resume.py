@@ -88,22 +88,17 @@ def main(args) -> int:
 
 
 def _resume(cfg, run_dir: Path, overrides, checkpoint) -> dict:
-    """From `checkpoint`, or (None) from step 0 in the same folder."""
+    """From `checkpoint`, or (None) from step 0 in the same folder: the one run path
+    (dlrun.training.session.execute) with the run's saved config, its record continued."""
     from dlrun.cli.api import run_hooks
-    from dlrun.training.console import print_header, print_result
-    from dlrun.training.runner import execute
-
-    from dlrun.training.record import add_resume
+    from dlrun.training.session import Run, execute
 
     if overrides or not (Path(run_dir) / ".hydra" / "config.yaml").is_file():  # killed before Hydra wrote it
         save_config(cfg, run_dir, overrides)
-    add_resume(run_dir, overrides)  # a rerun makes the run as resumed (its overrides too)
     with logging_to(run_dir):
         if checkpoint is None:
             print(f"dlrun resume: {run_dir} stopped before its first checkpoint: starting it again from step 0 "
                   "in the same folder", file=sys.stderr)
         title = f"resume {cfg.name} from {checkpoint}" if checkpoint else f"restart {cfg.name} from step 0"
-        print_header(cfg, run_dir, title=title)
-        summary = execute(cfg, run_dir, resume_from=checkpoint, hooks=run_hooks())
-        print_result(summary)
-    return summary
+        run = Run(cfg, run_dir, invocation=None, resume_from=checkpoint, title=title, overrides=tuple(overrides))
+        return execute(run, hooks=run_hooks())

@@ -1,8 +1,9 @@
 """`dlrun [OVERRIDES...]` and `dlrun -m [OVERRIDES...]`: a run or a sweep. The command line
-is checked first (exit 2 on bad input, before any folder exists), composing its config once;
-a single run then claims and holds its own run folder and trains that config, a sweep hands
-it to its sweeper (dlrun.cli.entry). Hydra's flags that run nothing (--cfg, --help, --info)
-go to Hydra's app (dlrun.cli.app).
+is prepared first (dlrun.cli.run_path: exit 2 on bad input, before any folder exists,
+composing its config once); a single run then trains that config in the folder it claimed
+(run_path.execute, exit 1 when it does not complete), a sweep hands it to its sweeper
+(dlrun.cli.entry). Hydra's flags that run nothing (--cfg, --help, --info) go to Hydra's app
+(dlrun.cli.app).
 """
 
 from __future__ import annotations
@@ -11,22 +12,8 @@ import sys
 
 from dlrun.base.errors import refusing_bad_input
 
-RUN_DIR_KEY = "hydra.run.dir"
 HELP_HEADER_KEY = "hydra.help.header"
 HEADER = "dlrun: a config-driven deep-learning experiment runner.\n"
-
-
-def _claim_run_dir(args, checked):
-    """The run folder this process has claimed. Claimed before anything is written: a folder
-    from the default pattern may be taken by a run started in the same second (then NAME-2);
-    ConfigError when a folder named on purpose holds a run or anything else."""
-    from omegaconf import OmegaConf
-
-    from dlrun.training.run_dirs import claim
-
-    named = any(arg.split("=")[0].lstrip("+") == RUN_DIR_KEY for arg in args)
-    # ${now:} resolved once, here; the folder appears with summary.json in it
-    return claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named, config=checked.run_config)
 
 
 def _with_usage(args) -> list:
@@ -51,22 +38,19 @@ def _stopped(stop: KeyboardInterrupt) -> int:
     return 130
 
 
-def _single_run(checked, args):
-    """The run folder this process claimed and trained in (None for one of several ranks)."""
+def _single_run(prepared) -> int:
+    """Train the prepared run: 0 when it completed, 1 when not; bad input found while it
+    starts (a data file, a checkpoint) is printed in one line, exit 2."""
+    from dlrun.base.errors import exiting_on_bad_input
     from dlrun.base.hydra_private import reporting_errors
-    from dlrun.cli.entry import run_single
-    from dlrun.distributed.env import external_world_size
-    from dlrun.training.run_dirs import holding
+    from dlrun.cli.run_path import execute
 
-    if external_world_size() > 1:
-        # one of several ranks started by SLURM or torchrun: they share one folder that every
-        # rank computes alike; rank zero holds it once the run starts (dlrun.training.session)
-        reporting_errors(lambda: run_single(checked, checked.config.hydra.run.dir))
-        return None
-    run_dir = _claim_run_dir(args, checked)  # bad input (a folder taken) is printed by main, exit 2
-    with holding(run_dir):
-        reporting_errors(lambda: run_single(checked, run_dir))
-    return run_dir
+    def train() -> dict:
+        with exiting_on_bad_input():
+            return execute(prepared)
+
+    summary = reporting_errors(train)
+    return 0 if summary["status"] == "completed" else 1
 
 
 @refusing_bad_input()
@@ -78,11 +62,11 @@ def start(args) -> tuple:
     """(exit status, the run folder this process claimed, or None: a sweep, --cfg, --help, a rank)."""
     from dlrun.base.hydra_private import reporting_errors
     from dlrun.base.secrets import hide_in_arguments
-    from dlrun.cli.precheck import check_command_line
+    from dlrun.cli.run_path import prepare
 
-    args = hide_in_arguments(args)  # Hydra and dlrun write the command line into their files
-    checked = check_command_line(args)
-    line = checked.command_line
+    args = hide_in_arguments(args)  # Hydra's app writes the command line into its files too
+    prepared = prepare(args)
+    line = prepared.checked.command_line
     if line.app_help:
         return _run_app(_with_usage(args)), None
     if line.hydra_only or line.show_cfg is not None:
@@ -91,8 +75,8 @@ def start(args) -> tuple:
         if line.multirun:
             from dlrun.cli.entry import run_sweep
 
-            reporting_errors(lambda: run_sweep(checked))
+            reporting_errors(lambda: run_sweep(prepared.checked))
             return 0, None
-        return 0, _single_run(checked, args)
+        return _single_run(prepared), prepared.run_dir
     except KeyboardInterrupt as stop:
         return _stopped(stop), None
