@@ -10,7 +10,8 @@ from conftest import TINY, read_json, run_cli
 from dlrun.config.compose import compose
 from dlrun.training.metrics_file import read_metric_rows
 from dlrun.population.members import PopulationPlots
-from dlrun.report.curves import plot_curves, plot_population
+from dlrun.report.curves import plot_curves
+from dlrun.report.figures import plot_population
 
 PLOTS = PopulationPlots(overlay=plot_population, member=plot_curves)
 SMALL = [*TINY, "hardware.threads=1", "hardware.precision=64-true", "model.width=16"]

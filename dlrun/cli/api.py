@@ -5,17 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlrun.base.errors import ConfigError
-from dlrun.training.hooks import RunHooks
 from dlrun.training.summary import with_absolute_paths
-
-
-def run_hooks() -> RunHooks:
-    """What every run dlrun starts gets from the layers above the run layer (which names
-    neither): a sweep trial's pruning (it does nothing outside a trial) and the run's plots."""
-    from dlrun.report.curves import plot_run
-    from dlrun.sweeps.pruning import pruning_callback
-
-    return RunHooks(callbacks=(pruning_callback,), at_end=(plot_run,))
 
 
 def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:

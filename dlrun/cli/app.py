@@ -51,7 +51,7 @@ def job(cfg, prepared=None):
     """One Hydra job: a single run (its summary) or a sweep's trial (the objective value for
     sweepers). `prepared`: the single run as dlrun.cli.run_path prepared it (its config
     validated once, before its folder existed), used as it is."""
-    from dlrun.cli.api import run_hooks
+    from dlrun.cli.hooks import run_hooks
     from dlrun.config.compose import without_hydra
     from dlrun.config.option_name import name_saved_job_config
     from dlrun.config.validate import validated

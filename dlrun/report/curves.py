@@ -1,8 +1,8 @@
 """Run plots: plots/curves.png (loss and accuracy against step, train and val overlaid) and
 plots/diagnostics.png (the diagnostics callbacks' series, one panel per kind). A run draws
 them through `plot_run`, the end-of-run hook its caller hands in (dlrun.training.hooks); a
-population draws one overlaid figure for its members (`plot_population`) and the best
-member's own curves."""
+population draws one overlaid figure for its members (dlrun.report.figures.plot_population)
+and the best member's own curves."""
 
 from __future__ import annotations
 
@@ -39,17 +39,6 @@ def plot_curves(history, run_dir: Path):
         axis.grid(alpha=0.3)
         axis.legend()
     return save_figure(figure, Path(run_dir) / "plots" / "curves.png")
-
-
-def plot_population(runs, path: Path):
-    """One figure for a population: its members' train and val curves overlaid, one line per
-    member (`runs`: objects with .label and .history, a MetricHistory), in place of a figure per
-    member (0.37 s each: most of a 16-member population's end-of-run work). None when empty."""
-    from dlrun.report.figures import plot_curves as overlaid
-
-    names = {name for run in runs for name in run.history.metric_names()}
-    metrics = sorted(name for name in names if name.split("/")[0] in ("train", "val"))
-    return overlaid(runs, metrics, path)
 
 
 # Panels whose values span decades are drawn on a log axis.

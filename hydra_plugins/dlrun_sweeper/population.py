@@ -154,7 +154,8 @@ class PopulationLauncher(Launcher):
         last.ckpt it continues (all or none)."""
         from dlrun.population.run import train_population
         from dlrun.population.members import PopulationPlots
-        from dlrun.report.curves import plot_curves, plot_population
+        from dlrun.report.curves import plot_curves
+        from dlrun.report.figures import plot_population
         from dlrun.config.validate import validate
         from dlrun.training.record import invocation_from_hydra
         from dlrun.training.session import Run

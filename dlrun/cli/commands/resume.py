@@ -90,7 +90,7 @@ def main(args) -> int:
 def _resume(cfg, run_dir: Path, overrides, checkpoint) -> dict:
     """From `checkpoint`, or (None) from step 0 in the same folder: the one run path
     (dlrun.training.session.execute) with the run's saved config, its record continued."""
-    from dlrun.cli.api import run_hooks
+    from dlrun.cli.hooks import run_hooks
     from dlrun.training.session import Run, execute
 
     if overrides or not (Path(run_dir) / ".hydra" / "config.yaml").is_file():  # killed before Hydra wrote it
