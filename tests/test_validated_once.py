@@ -125,15 +125,19 @@ def _compositions(args, cwd) -> dict:
 @pytest.mark.slow
 def test_a_run_composes_once_and_a_two_trial_sweep_three_times(tmp_path):
     """The precheck's composition is the run's config (Hydra's app would compose it twice
-    more); a sweep composes its base once and each trial once."""
+    more); a sweep composes its base once and its first trial once; a trial that only sets other
+    values is set from the last composed one (dlrun.sweeps.trial_config), not composed again."""
     run_dir, sweep_dir, space_dir = tmp_path / "run", tmp_path / "sweep", tmp_path / "space"
     assert _compositions([*SHORT, f"hydra.run.dir={run_dir}"], tmp_path) == {"code": 0, "compositions": 1}
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
     swept = _compositions(["-m", *SHORT, "optim.lr=0.01,0.003", f"hydra.sweep.dir={sweep_dir}"], tmp_path)
-    assert swept == {"code": 0, "compositions": 3}, swept
+    assert swept == {"code": 0, "compositions": 2}, swept
     searched = _compositions(["-m", *SHORT, "optim.lr=tag(log, interval(1e-3, 1e-1))", "hydra.sweeper.n_trials=2",
                               f"hydra.sweep.dir={space_dir}"], tmp_path)
-    assert searched == {"code": 0, "compositions": 3}, searched
+    assert searched == {"code": 0, "compositions": 2}, searched
+    groups = _compositions(["-m", *SHORT, "optim=sgd,momentum", f"hydra.sweep.dir={tmp_path / 'groups'}"], tmp_path)
+    # the base, the precheck's point for each option (a group's option is a new tree), each trial
+    assert groups == {"code": 0, "compositions": 5}, f"a group's option is composed by Hydra: {groups}"
     for folder in (sweep_dir, space_dir):
         statuses = [json.loads((folder / str(n) / "summary.json").read_text())["status"] for n in (0, 1)]
         assert statuses == ["completed", "completed"]

@@ -33,6 +33,7 @@ class DlrunSweeper(Sweeper):
         self.hydra_context = self.config = self.launcher = None
         self.sweep_dir = self.study_name = self.devices = None
         self._composing = threading.Lock()  # Hydra's config loader is not known to be thread-safe
+        self._template = None  # the last trial Hydra composed (dlrun.sweeps.trial_config)
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.config = hydra_context, config
@@ -95,7 +96,7 @@ class DlrunSweeper(Sweeper):
 
         try:
             with self._composing:
-                composed = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+                composed = self._composed(overrides)
             config = validated(composed)
             if with_hydra:
                 config = composed
@@ -107,6 +108,20 @@ class DlrunSweeper(Sweeper):
                 return None, "config error: " + self._unknown_key(unknown.group(1), overrides)
             return None, "config error: " + explain_composition_error(error, list(overrides))
         return config, None
+
+    def _composed(self, overrides):
+        """The trial's config: set from the last composed trial where only values differ
+        (dlrun.sweeps.trial_config), else composed by Hydra (and remembered)."""
+        from dlrun.sweeps.trial_config import TrialTemplate
+
+        if self._template is None:
+            self._template = TrialTemplate()
+        derived = self._template.derive(overrides, self.config)
+        if derived is not None:
+            return derived
+        composed = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        self._template.remember(overrides, composed)
+        return composed
 
     def _unknown_key(self, key: str, overrides) -> str:
         """`key=value: unknown key; keys of GROUP: ... (did you mean ...?)`, from the composed config."""
