@@ -44,7 +44,7 @@ def run_single(prepared, run_dir: Path) -> dict:
     from hydra.types import RunMode
     from omegaconf import open_dict, read_write
 
-    from dlrun.cli.app import job
+    from dlrun.cli.app import BadInputInJob, job
     from dlrun.config.compose import hydra_for
     from dlrun.training.console import attach_run_log, detach
 
@@ -59,9 +59,12 @@ def run_single(prepared, run_dir: Path) -> dict:
         try:
             context = _context(cfg, hydra)
             context.callbacks.on_run_start(config=cfg, config_name=source.config_name)
-            returned = run_job(hydra_context=context, task_function=lambda _cfg: job(_cfg, prepared), config=cfg,
-                               job_dir_key="hydra.run.dir", job_subdir_key=None,
-                               configure_logging=prepared.show_console)
+            try:
+                returned = run_job(hydra_context=context, task_function=lambda _cfg: job(_cfg, prepared), config=cfg,
+                                   job_dir_key="hydra.run.dir", job_subdir_key=None,
+                                   configure_logging=prepared.show_console)
+            except BadInputInJob as escaped:
+                raise escaped.error from None
             context.callbacks.on_run_end(config=cfg, config_name=source.config_name, job_return=returned)
         finally:
             detach(handlers)
