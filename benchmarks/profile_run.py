@@ -39,7 +39,7 @@ PHASES = [
     ("  logger writes (metrics.csv)", "dlrun.loggers.csv_logger", "_AtomicWriter.save"),
     (" test", "lightning.pytorch.trainer.trainer", "Trainer.test"),
     (" plots", "dlrun.report.curves", "save_figure"),
-    (" summary.json writes", "dlrun.training.runner", "write_summary"),
+    (" summary.json writes", "dlrun.training.run_files", "write_summary"),
     ("result lines", "dlrun.training.console", "print_result"),
 ]
 

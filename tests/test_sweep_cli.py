@@ -232,3 +232,12 @@ def test_validate_m_refuses_what_a_sweep_refuses_in_the_same_words(tmp_path, set
         assert result.returncode == 2 and message in result.stderr, result.output[-2000:]
         assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) <= 3
     assert not (tmp_path / "never").exists()
+
+
+def test_a_swept_null_is_checked_as_the_trial_reads_it(tmp_path):
+    """`optim.clip.norm=null,1.0`: the precheck sets the point's values without composing, as
+    Hydra parses them in the trial (null is None, not the text 'null'); a bad value still fails."""
+    fine = run_cli(["validate", "-m", "optim=sgd", "optim.clip.norm=null,1.0"], cwd=tmp_path)
+    assert fine.returncode == 0 and fine.stdout.startswith("ok: "), fine.output[-2000:]
+    bad = run_cli(["validate", "-m", "optim=sgd", "optim.clip.norm=null,-1.0"], cwd=tmp_path)
+    assert bad.returncode == 2 and "optim.clip.norm=-1.0" in bad.stderr, bad.output[-2000:]

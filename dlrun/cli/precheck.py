@@ -100,9 +100,18 @@ def _point_config(base, point: dict):
     name_options(cfg)  # read from the hydra node, about to go
     with open_dict(cfg):
         cfg.pop("hydra", None)
-    for key, value in point.items():
-        OmegaConf.update(cfg, key, value, merge=False)
+    for override in _parsed_point(point):  # `null`, `true`, `[1,2]` as Hydra reads them in the trial
+        OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
     return cfg
+
+
+def _parsed_point(point: dict) -> list:
+    """The point's values as Hydra parses the trial's overrides (dlrun.sweeps.space writes them)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from dlrun.sweeps.space import override_value
+
+    return OverridesParser.create().parse_overrides([f"{key}={override_value(value)}" for key, value in point.items()])
 
 
 def _check_sweep(line: CommandLine):
