@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from pathlib import Path
 
 from dlrun.report.curves import LOG_SCALE_KINDS, pyplot, save_figure
 from dlrun.report.runs import format_value, run_label
+from dlrun.report.seed_groups import SEED
 from dlrun.report.settings import config_value, field_value
 from dlrun.report.sweep_plots import axis_scale, numeric_values
 
@@ -105,20 +107,47 @@ def x_value(run, key: str):
 
 def _series(runs, key: str, by) -> dict:
     """{line label: [run]}: one line per sweep and combination of the `by` keys' values
-    (None: every swept parameter but `key`)."""
+    (None: every swept parameter but `key` and seed: a line's seeds are its error bars)."""
     multi = len({run.sweep for run in runs}) > 1
     lines: dict = {}
     for run in runs:
-        keys = [name for name in run.params if name != key] if by is None else by
+        keys = [name for name in run.params if name not in (key, SEED)] if by is None else by
         values = {name: x_value(run, name) for name in keys}
         label = run_label(values, run.sweep if multi else None) or "all runs"
         lines.setdefault(label, []).append(run)
     return lines
 
 
+def _draw_line(axis, points, color, label) -> None:
+    """A line through the mean at each x, with the sd over its runs (the seeds) as error bars and
+    each run as a faint dot; a line of one run per x is a plain line."""
+    by_x: dict = {}
+    for x, y, others in points:
+        by_x.setdefault(x, []).append((y, others))
+    if any(len({others for _, others in runs}) > 1 for runs in by_x.values()):  # not seeds alone: no mean
+        axis.plot([x for x, _, _ in points], [y for _, y, _ in points], color=color, marker="o", linestyle="none",
+                  label=label)
+        return
+    by_x = {x: [y for y, _ in runs] for x, runs in by_x.items()}
+    xs = sorted(by_x)
+    means = [statistics.fmean(by_x[x]) for x in xs]
+    if all(len(ys) == 1 for ys in by_x.values()):
+        axis.plot(xs, means, color=color, marker="o", label=label)
+        return
+    sds = [statistics.stdev(by_x[x]) if len(by_x[x]) > 1 else 0.0 for x in xs]
+    axis.errorbar(xs, means, yerr=sds, color=color, marker="o", capsize=3, label=f"{label} (mean ± sd)")
+    axis.plot([x for x, _, _ in points], [y for _, y, _ in points], color=color, marker=".", linestyle="none",
+              alpha=0.35)
+
+
+def _others(run, key: str) -> str:
+    """The run's swept values but `key` and seed: runs at one x that share them are one configuration's seeds."""
+    return repr(sorted((name, value) for name, value in run.params.items() if name not in (key, SEED)))
+
+
 def plot_versus(runs, key: str, fields, path: Path, by=None):
-    """Each field against `key`, one line per combination of the other swept parameters (or
-    of `by`); a line that has several points at one x is drawn as points only."""
+    """Each field against `key`, one line per combination of the other swept parameters but
+    seed (or of `by`); several runs at one x (the seeds) are drawn as their mean ± sd."""
     xs = [x_value(run, key) for run in runs]
     if not fields or all(x is None for x in xs):
         return None
@@ -129,12 +158,12 @@ def plot_versus(runs, key: str, fields, path: Path, by=None):
     lines = _series(runs, key, by)
     for axis, name in zip(axes[0], fields):
         for (label, members), color in zip(lines.items(), _colors(len(lines))):
-            points = [(x_value(run, key), field_value(run.summary, run.history, name)) for run in members]
-            points = sorted((x if numeric else order.index(format_value(x)), y) for x, y in points
+            points = [(x_value(run, key), field_value(run.summary, run.history, name), _others(run, key))
+                      for run in members]
+            points = sorted((x if numeric else order.index(format_value(x)), y, others) for x, y, others in points
                             if x is not None and _finite_number(y))
             if points:
-                repeated = len({x for x, _ in points}) < len(points)
-                axis.plot(*zip(*points), color=color, marker="o", linestyle="none" if repeated else "-", label=label)
+                _draw_line(axis, points, color, label)
         if numeric:
             axis.set_xscale(axis_scale(None, [x for x in xs if x is not None]))
         else:
