@@ -45,14 +45,16 @@ def plot_curves(runs, metrics, path: Path):
         return None
     plt = pyplot()
     figure, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
+    labels = _configuration_labels(runs)
+    colors = dict(zip(dict.fromkeys(labels), _colors(len(set(labels)))))
     for axis, metric in zip(axes[0], metrics):
         values = []
-        for run, color in zip(runs, _colors(len(runs))):
+        for run, label in zip(runs, labels):
             points = run.history.series(metric)
             if points:
                 steps, ys = zip(*points)
                 values += ys
-                axis.plot(steps, ys, color=color, label=run.label, marker="o" if metric.startswith("val/") else None,
+                axis.plot(steps, ys, color=colors[label], label=label, marker="o" if metric.startswith("val/") else None,
                           markersize=3, linewidth=1.3)
         if "loss" in metric or metric.split("/")[0] in LOG_SCALE_KINDS:
             axis.set_yscale(axis_scale(None, values))
@@ -60,6 +62,18 @@ def plot_curves(runs, metrics, path: Path):
         axis.grid(alpha=0.3)
     _legend_of_all(list(axes[0]))
     return save_figure(figure, path)
+
+
+def _configuration_labels(runs) -> list:
+    """Each run's legend label: its own, or its configuration's (`optim=sgd (3 seeds)`) when runs
+    differ in seed, so that one configuration's seeds share a colour and a legend entry."""
+    if not any(SEED in run.params for run in runs):
+        return [run.label for run in runs]
+    multi = len({run.sweep for run in runs}) > 1
+    keys = [run_label({key: value for key, value in run.params.items() if key != SEED}, run.sweep if multi else None)
+            or "all runs" for run in runs]
+    counts = {key: keys.count(key) for key in keys}
+    return [f"{key} ({counts[key]} seeds)" if counts[key] > 1 else key for key in keys]
 
 
 def first_sampled(history, kind: str) -> tuple:
@@ -78,13 +92,15 @@ def plot_layer_profile(runs, kind: str, path: Path):
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     drawn, values = False, []
-    for run, color in zip(runs, _colors(len(runs))):
+    labels = _configuration_labels(runs)
+    colors = dict(zip(dict.fromkeys(labels), _colors(len(set(labels)))))
+    for run, label in zip(runs, labels):
         _, layers = first_sampled(run.history, kind)
         if layers:
             drawn = True
             values += list(layers.values())
-            axis.plot(range(1, len(layers) + 1), list(layers.values()), color=color, marker="o", markersize=3,
-                      label=run.label)
+            axis.plot(range(1, len(layers) + 1), list(layers.values()), color=colors[label], marker="o", markersize=3,
+                      label=label)
     if not drawn:
         plt.close(figure)
         return None
