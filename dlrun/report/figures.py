@@ -54,8 +54,8 @@ def plot_curves(runs, metrics, path: Path):
             if points:
                 steps, ys = zip(*points)
                 values += ys
-                axis.plot(steps, ys, color=colors[label], label=label, marker="o" if metric.startswith("val/") else None,
-                          markersize=3, linewidth=1.3)
+                marker = "o" if metric.startswith("val/") else None
+                axis.plot(steps, ys, color=colors[label], label=label, marker=marker, markersize=3, linewidth=1.3)
         if "loss" in metric or metric.split("/")[0] in LOG_SCALE_KINDS:
             axis.set_yscale(axis_scale(None, values))
         axis.set(xlabel="step", ylabel=metric, title=metric)
