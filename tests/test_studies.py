@@ -202,6 +202,12 @@ def test_every_study_runs_at_least_three_seeds():
             assert len(str(params.get("seed", "")).split(",")) >= 3, path
 
 
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_another_launcher_replaces_a_studys_population_launcher(launcher, tmp_path):
+    result = run_cli(["validate", "-m", "+experiment=batchnorm_lr", f"launcher={launcher}"], cwd=tmp_path)
+    assert result.returncode == 0, result.output[-2000:]
+
+
 def test_the_gap_against_spread_rule():
     from dlrun.report.seed_table import separated, stats
 
