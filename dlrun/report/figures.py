@@ -37,15 +37,16 @@ def _legend_of_all(axes) -> None:
     axes[-1].legend(list(found.values()), list(found), fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
 
 
-def plot_curves(runs, metrics, path: Path):
+def plot_curves(runs, metrics, path: Path, group_seeds: bool = False):
     """One panel per metric, one line per run; None when no run has any of them. Losses
-    and log-scale diagnostics spanning decades get a log axis."""
+    and log-scale diagnostics spanning decades get a log axis. `group_seeds` (a study's
+    report): one colour and legend entry per configuration; otherwise (dlrun compare) per run."""
     metrics = [metric for metric in metrics if any(run.history.series(metric) for run in runs)]
     if not metrics:
         return None
     plt = pyplot()
     figure, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
-    labels = _configuration_labels(runs)
+    labels = _configuration_labels(runs) if group_seeds else [run.label for run in runs]
     colors = dict(zip(dict.fromkeys(labels), _colors(len(set(labels)))))
     for axis, metric in zip(axes[0], metrics):
         values = []
@@ -87,12 +88,13 @@ def first_sampled(history, kind: str) -> tuple:
     return step, {layer: dict(points)[step] for layer, points in series.items() if step in dict(points)}
 
 
-def plot_layer_profile(runs, kind: str, path: Path):
-    """`kind` (act_std, grad_norm, ...) per layer, in network order, at the first sampled step."""
+def plot_layer_profile(runs, kind: str, path: Path, group_seeds: bool = False):
+    """`kind` (act_std, grad_norm, ...) per layer, in network order, at the first sampled step
+    (`group_seeds`: as plot_curves)."""
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     drawn, values = False, []
-    labels = _configuration_labels(runs)
+    labels = _configuration_labels(runs) if group_seeds else [run.label for run in runs]
     colors = dict(zip(dict.fromkeys(labels), _colors(len(set(labels)))))
     for run, label in zip(runs, labels):
         _, layers = first_sampled(run.history, kind)

@@ -35,10 +35,11 @@ def _figures(sweeps, settings, out_dir: Path) -> dict:
     from dlrun.report import figures
 
     runs = [run for sweep in sweeps for run in sweep.runs]
-    made = {"Curves, every run overlaid": figures.plot_curves(runs, settings.curves, out_dir / "curves.png")}
+    made = {"Curves, every run overlaid": figures.plot_curves(runs, settings.curves, out_dir / "curves.png",
+                                                              group_seeds=True)}
     if settings.layers:
         made[f"{settings.layers} per layer at the start"] = figures.plot_layer_profile(
-            runs, settings.layers, out_dir / "layers.png")
+            runs, settings.layers, out_dir / "layers.png", group_seeds=True)
     if settings.x:
         made[f"Against {settings.x}"] = figures.plot_versus(runs, settings.x, settings.versus, out_dir / "versus.png",
                                                                 settings.by)
