@@ -48,9 +48,11 @@ class CompanionSweep(Callback):
         self.experiment, self.suffix = experiment, suffix
 
     def _companion_command(self, config, folder: Path) -> list:
-        # the user's own overrides (a shorter budget, a launcher) apply to both halves
-        kept = [override for override in config.hydra.overrides.task
-                if not override.lstrip("+").startswith(("experiment=", "hydra.sweep.dir="))]
+        # the user's own overrides (a shorter budget, a launcher, hydra.sweeper.seed: Hydra keeps
+        # hydra.* apart from the task's) apply to both halves; not this sweep's folder, nor the mode Hydra adds
+        overrides = [*config.hydra.overrides.hydra, *config.hydra.overrides.task]
+        kept = [override for override in overrides
+                if not override.lstrip("+").startswith(("experiment=", "hydra.sweep.dir=", "hydra.mode="))]
         return [sys.executable, "-m", "dlrun", "-m", f"+experiment={self.experiment}", *kept,
                 f"hydra.sweep.dir={folder}"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dlrun.report.figures import first_sampled
 from dlrun.report.runs import format_value
+from dlrun.report.seed_table import seed_table_lines
 from dlrun.report.settings import field_value
 from dlrun.sweeps.trials import sweep_command
 
@@ -80,6 +81,7 @@ def write_page(sweeps, settings, figures: dict, out_dir: Path) -> Path:
     lines += [f"- `{sweep_command(sweep.record)}` -> `{sweep.folder}`" for sweep in sweeps]
     lines += ["", f"Objective: `{objective}` ({sweeps[0].direction}).", "", "## Runs", ""]
     lines += markdown_table(*study_table(sweeps, settings))
+    lines += ["", *seed_table_lines(sweeps, settings)]  # one row per configuration when seed is swept
     if len(sweeps) > 1:
         lines += ["", "## Best per sweep", "", *best_per_sweep(sweeps)]
     lines += ["", "## Figures", ""]

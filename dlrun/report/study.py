@@ -18,6 +18,7 @@ class Report:
     header: list
     rows: list
     seed_groups: list = ()  # trials that differ only in seed (dlrun.report.seed_groups)
+    configurations: tuple = ((), ())  # (header, rows): the table per configuration (dlrun.report.seed_table)
 
 
 def _settings(sweeps):
@@ -34,10 +35,11 @@ def _figures(sweeps, settings, out_dir: Path) -> dict:
     from dlrun.report import figures
 
     runs = [run for sweep in sweeps for run in sweep.runs]
-    made = {"Curves, every run overlaid": figures.plot_curves(runs, settings.curves, out_dir / "curves.png")}
+    made = {"Curves, every run overlaid": figures.plot_curves(runs, settings.curves, out_dir / "curves.png",
+                                                              group_seeds=True)}
     if settings.layers:
         made[f"{settings.layers} per layer at the start"] = figures.plot_layer_profile(
-            runs, settings.layers, out_dir / "layers.png")
+            runs, settings.layers, out_dir / "layers.png", group_seeds=True)
     if settings.x:
         made[f"Against {settings.x}"] = figures.plot_versus(runs, settings.x, settings.versus, out_dir / "versus.png",
                                                                 settings.by)
@@ -60,6 +62,9 @@ def write_report(folders, out_dir=None) -> Report:
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = _figures(sweeps, settings, out_dir)
     header, rows = study_table(sweeps, settings)
+    from dlrun.report.seed_table import seed_table
+
+    per_configuration = seed_table(sweeps, settings)[:2]
     groups = _seed_groups(sweeps)
     page = write_page(sweeps, settings, figures, out_dir)
     if groups:
@@ -67,7 +72,7 @@ def write_report(folders, out_dir=None) -> Report:
 
         with open(page, "a") as handle:
             handle.write("\n## Seed groups\n\n" + "".join(f"- {line}\n" for line in seed_group_lines(groups)))
-    return Report(page, figures, header, rows, groups)
+    return Report(page, figures, header, rows, groups, per_configuration)
 
 
 def _seed_groups(sweeps) -> list:
@@ -83,19 +88,26 @@ def _seed_groups(sweeps) -> list:
     return groups
 
 
-def print_report(report: Report) -> None:
-    from rich.console import Console
+def _table(header, rows):
     from rich.table import Table
 
     from dlrun.report.page import cell
 
     table = Table(show_header=True, header_style="bold")
-    for column in report.header:
+    for column in header:
         table.add_column(column)
-    for row in report.rows:
+    for row in rows:
         table.add_row(*(cell(value) for value in row))
+    return table
+
+
+def print_report(report: Report) -> None:
+    from rich.console import Console
+
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(table)
+    console.print(_table(report.header, report.rows))
+    if report.configurations[1]:  # seed is swept: the same columns as mean ± sd per configuration
+        console.print(_table(*report.configurations))
     from dlrun.report.seed_groups import seed_group_lines
 
     for line in seed_group_lines(report.seed_groups):
