@@ -53,6 +53,22 @@ def test_api_rejects_bad_config_before_creating_anything(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_api_refuses_a_sweep_and_leaves_the_commands_folder_for_a_run(tmp_path, monkeypatch):
+    """dlrun.run() is the command's run path: a sweep is refused before anything exists; a run's
+    folder holds what the command's holds (Hydra's three .hydra/ files, the record naming it)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"runs one run in this process; a sweep \(-m\)"):
+        dlrun.run(["-m", "optim.lr=0.1,0.2"])
+    assert not (tmp_path / "outputs").exists()
+    summary = dlrun.run([*TINY, "seed=5"], run_dir=tmp_path / "run")
+    folder = tmp_path / "run"
+    assert sorted(path.name for path in (folder / ".hydra").iterdir()) == ["config.yaml", "hydra.yaml", "overrides.yaml"]
+    assert OmegaConf.load(folder / ".hydra" / "overrides.yaml") == [*TINY, "seed=5"]
+    record = read_json(folder / "record.json")
+    assert record["kind"] == "dlrun.run()" and record["command"].endswith("seed=5") and record["seeds"]["seed"] == 5
+    assert summary["run_dir"] == str(folder.resolve()) and summary["config"]["seed"] == 5
+
+
 def test_failed_run_writes_summary_with_error_and_exits_nonzero(cli, tmp_path):
     result = cli(*TINY, "+model._target_=helpers_models.ExplodingNet", "+model.fail_at_step=3")
     assert result.returncode == 1, result.output[-3000:]

@@ -62,8 +62,12 @@ def prepare_single(args, show_console: bool = True, kind: str = "run", folder_ke
     """prepare() for a caller that runs one run only (dlrun.run): ConfigError for anything else."""
     prepared = prepare(args, show_console, kind, folder_key)
     if prepared.run_dir is None:
-        raise ConfigError([f"{' '.join(args)}: {kind} runs one run in this process; a sweep (-m) or Hydra's flags "
-                           "(--cfg, --help, --info) are for the `dlrun` command"])
+        line = prepared.checked.command_line
+        if line.multirun or line.hydra_only or line.app_help or line.show_cfg is not None:
+            raise ConfigError([f"{' '.join(args)}: {kind} runs one run in this process; a sweep (-m) or Hydra's "
+                               "flags (--cfg, --help, --info) are for the `dlrun` command"])
+        raise ConfigError([f"{kind}: this process is one of several ranks (SLURM or torchrun set WORLD_SIZE); start "
+                           "the ranks with the `dlrun` command, which shares one run folder between them"])
     return prepared
 
 
