@@ -144,3 +144,17 @@ def test_reporting_errors_prints_a_compact_error_alone_and_exits_1(capsys):
         private.reporting_errors(stop)
     printed = capsys.readouterr().err
     assert ended.value.code == 1 and printed.startswith("dlrun sweep: cannot start\n") and "Traceback" not in printed
+
+
+def test_the_override_dirname_is_hydras_rule():
+    """Sorted overrides but the excluded keys, item_sep between them, kv_sep for `=`: what Hydra
+    records as hydra.job.override_dirname (a derived sweep trial records the same)."""
+    from omegaconf import OmegaConf
+
+    from dlrun.base.hydra_private import override_dirname
+    from dlrun.config.overrides import parse_overrides
+
+    cfg = OmegaConf.create({"hydra": {"job": {"config": {"override_dirname": {
+        "kv_sep": ":", "item_sep": "/", "exclude_keys": ["seed"]}}}}})
+    overrides = parse_overrides(["optim.lr=0.1", "seed=3", "model.width=32", "name='a=b'"])
+    assert override_dirname(overrides, cfg) == "model.width:32/name:'a:b'/optim.lr:0.1"

@@ -26,6 +26,17 @@ def args_parser():
     return get_args_parser()
 
 
+def override_dirname(overrides: list, cfg) -> str:
+    """hydra.job.override_dirname of parsed `overrides` under `cfg`'s hydra.job.config settings,
+    as Hydra computes it while composing. Why: a sweep trial derived from the last composed one
+    (dlrun.sweeps.trial_config) records the same field, and Hydra's rule is in hydra._internal."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+
+    settings = cfg.hydra.job.config.override_dirname
+    return get_overrides_dirname(overrides=overrides, exclude_keys=list(settings.exclude_keys),
+                                 item_sep=settings.item_sep, kv_sep=settings.kv_sep)
+
+
 def primary_config_dir(app_file: Path, config_path: str) -> str:
     """The folder Hydra reads `--config-path` as, relative to the file declaring @hydra.main.
     Why: dlrun composes outside the app (precheck, ls, show) and must search where the app does."""

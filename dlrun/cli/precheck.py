@@ -107,11 +107,10 @@ def _point_config(base, point: dict):
 
 def _parsed_point(point: dict) -> list:
     """The point's values as Hydra parses the trial's overrides (dlrun.sweeps.space writes them)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
+    from dlrun.config.overrides import parse_overrides
     from dlrun.sweeps.space import override_value
 
-    return OverridesParser.create().parse_overrides([f"{key}={override_value(value)}" for key, value in point.items()])
+    return parse_overrides([f"{key}={override_value(value)}" for key, value in point.items()])
 
 
 def _check_sweep(line: CommandLine):

@@ -7,23 +7,20 @@ A trial is derived only when its overrides are the earlier trial's, key for key 
 order, and every one that differs sets a scalar on a key that holds a scalar (not a config
 group, not a node, nothing added or deleted, nothing under `hydra.`): then Hydra's composition
 would apply exactly these OmegaConf updates to the same composed tree. The Hydra fields that
-record the overrides (hydra.overrides.task, hydra.job.override_dirname) are set as Hydra sets
-them. Anything else is composed by Hydra. tests/test_trial_config.py holds a derived config
+record the overrides (hydra.overrides.task, hydra.job.override_dirname: Hydra's own rule,
+through dlrun.base.hydra_private) are set as Hydra sets them. Anything else is composed by Hydra. tests/test_trial_config.py holds a derived config
 equal, key for key (hydra node included), to Hydra's own composition.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-
-def _parsed(overrides) -> list:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create().parse_overrides(list(overrides))
+from dlrun.base.errors import ConfigError
+from dlrun.base.hydra_private import override_dirname
+from dlrun.config.overrides import parse_overrides
 
 
 def _settable(override, composed: DictConfig) -> bool:
@@ -39,15 +36,6 @@ def _settable(override, composed: DictConfig) -> bool:
     absent = object()
     current = OmegaConf.select(composed, key, default=absent, throw_on_missing=False)
     return current is not absent and not OmegaConf.is_config(current)
-
-
-def overrides_dirname(overrides: list, cfg: DictConfig) -> str:
-    """hydra.job.override_dirname as Hydra computes it (hydra.job.config.override_dirname:
-    the overrides but the excluded keys, sorted, joined by item_sep, `=` made kv_sep). Why here:
-    Hydra's own function is in hydra._internal."""
-    settings = cfg.hydra.job.config.override_dirname
-    lines = sorted(override.input_line for override in overrides if override.key_or_group not in settings.exclude_keys)
-    return re.sub("[=]", settings.kv_sep, settings.item_sep.join(lines))
 
 
 class TrialTemplate:
@@ -68,8 +56,8 @@ class TrialTemplate:
         if self.composed is None or len(overrides) != len(self.overrides):
             return None
         try:
-            new, old = _parsed(overrides), _parsed(self.overrides)
-        except Exception:  # Hydra's parser says what is wrong when it composes
+            new, old = parse_overrides(overrides), parse_overrides(self.overrides)
+        except ConfigError:  # Hydra says what is wrong when it composes
             return None
         changed = [(after, before) for after, before in zip(new, old) if after.input_line != before.input_line]
         if any(after.key_or_group != before.key_or_group or not _settable(after, self.composed)
@@ -80,6 +68,6 @@ class TrialTemplate:
             for after, _ in changed:
                 OmegaConf.update(derived, after.key_or_group, after.value(), merge=True)
             derived.hydra.overrides.task = overrides
-            derived.hydra.job.override_dirname = overrides_dirname(new, derived)
+            derived.hydra.job.override_dirname = override_dirname(new, derived)
         OmegaConf.copy_cache(from_config=master, to_config=derived)
         return derived
