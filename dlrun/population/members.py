@@ -20,9 +20,11 @@ from types import SimpleNamespace
 import torch
 
 from dlrun.callbacks.divergence import DivergenceGuard
+from dlrun.population.knobs import member_labels
 from dlrun.training.history import MetricHistory
 from dlrun.recipe.metrics import direction, primary_objective
 from dlrun.training import run_files
+from dlrun.training.checkpoint_io import write_checkpoint
 from dlrun.training.summary import parameter_count
 
 RUNNING, DIVERGED, PRUNED = "running", "diverged", "pruned"
@@ -164,12 +166,14 @@ class Member:
         best = None
         if self.best is not None and self.config["callbacks"]["checkpoint"]["save_best"]:
             _, best_step, best_epoch, weights = self.best
-            best = run_files.write_run_checkpoint(folder / "best.ckpt", self.weights_checkpoint(weights, best_step, best_epoch))
+            best = folder / "best.ckpt"
+            write_checkpoint(self.weights_checkpoint(weights, best_step, best_epoch), best)
         last = None
         if self.saved_step == step and (folder / "last.ckpt").is_file():
             last = folder / "last.ckpt"  # the population's resumable one, of this very step: kept
         elif network is not None and self.config["callbacks"]["checkpoint"]["save_last"]:
-            last = run_files.write_run_checkpoint(folder / "last.ckpt", self.weights_checkpoint(_weights(network), step, epoch))
+            last = folder / "last.ckpt"
+            write_checkpoint(self.weights_checkpoint(_weights(network), step, epoch), last)
         return (str(best) if best else None), (str(last) if last else None)
 
 
@@ -182,9 +186,11 @@ class PopulationPlots:
     member: object
 
 
-def plot_population(members: list, plots: PopulationPlots, folder: Path, labels: list):
-    """FOLDER/curves.png, every member's curves overlaid, and the best completed member's own
-    figure (any other member's is drawn when asked: `dlrun summary TRIAL_DIR`); the overlay's path."""
+def plot_population(members: list, plots: PopulationPlots, folder: Path):
+    """FOLDER/curves.png, every member's curves overlaid (each labelled with its trial folder and
+    the member knobs that differ), and the best completed member's own figure (any other
+    member's is drawn when asked: `dlrun summary TRIAL_DIR`); the overlay's path."""
+    labels = member_labels([member.config for member in members])
     runs = [SimpleNamespace(label=f"{member.run_dir.name} {label}".strip(), history=member.history)
             for member, label in zip(members, labels)]
     path = plots.overlay(runs, Path(folder) / "curves.png")
@@ -200,9 +206,8 @@ def best_member(members: list):
             if member.summary["status"] == "completed" and member.summary["objective"]["value"] is not None]
     if not done:
         return None
-    metric = done[0].summary["objective"]["metric"]
-    sign = -1 if direction(metric) == "maximize" else 1
-    return min(done, key=lambda member: sign * member.summary["objective"]["value"])
+    pick = max if direction(done[0].summary["objective"]["metric"]) == "maximize" else min
+    return pick(done, key=lambda member: member.summary["objective"]["value"])
 
 
 def as_logged(value) -> float:

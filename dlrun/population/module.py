@@ -164,12 +164,12 @@ class PopulationModule(L.LightningModule):
         if not self.owners:  # before configure_optimizers: nothing a member could resume yet
             return
         from dlrun.population.resume import member_checkpoints
-        from dlrun.training.run_files import write_run_checkpoint
+        from dlrun.training.checkpoint_io import write_checkpoint
 
         networks = list(self.population.members)
         for member, own in zip(self.members, member_checkpoints(checkpoint, self.members, networks, self.owners,
                                                                 str(self.trainer.default_root_dir))):
-            write_run_checkpoint(member.run_dir / "checkpoints" / "last.ckpt", own)
+            write_checkpoint(own, member.run_dir / "checkpoints" / "last.ckpt")
             member.saved_step = checkpoint["global_step"]
 
 

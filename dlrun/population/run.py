@@ -14,7 +14,6 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from dlrun.population.knobs import member_labels
 from dlrun.population.members import Member, plot_population
 
 log = logging.getLogger("dlrun")
@@ -107,16 +106,14 @@ def train_population(runs: list, work_dir, pruning=None, plots=None, resume_from
     configs = [run.config for run in runs]
     started, members = time.time(), []
     state = {"run_dirs": [Path(run.run_dir) for run in runs], "status": "failed", "error": None,
-             "pruning": pruning, "plots": plots, "resume_from": resume_from,
-             "work_dir": Path(work_dir), "labels": member_labels([OmegaConf.to_container(c, resolve=True)
-                                                                  for c in configs])}
+             "pruning": pruning, "plots": plots, "resume_from": resume_from, "work_dir": Path(work_dir)}
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         for run, run_dir in zip(runs, state["run_dirs"]):
             run_dir.mkdir(parents=True, exist_ok=True)
             stack.enter_context(holding(run_dir))  # one live owner per run folder, as a single run
-            begin_record(run, run.config)  # each member's record.json, as a single run's
+            begin_record(run)  # each member's record.json, as a single run's
         handlers = [handler for run_dir in state["run_dirs"] for handler in attach_run_log(run_dir)]
         try:
             # what the shared training prints (warnings, trackers, the user's code): the first member's run.log
@@ -148,7 +145,7 @@ def _finish(members: list, state: dict, started: float) -> list:
         summaries.append(member.finish(network, step, epoch, wall_time_s, state["status"]))
     try:
         if state["plots"] is not None:
-            path = plot_population(members, state["plots"], state["work_dir"], state["labels"])
+            path = plot_population(members, state["plots"], state["work_dir"])
             log.info("the population's curves: %s", path)
     except Exception as error:  # plots are a convenience: the results stand without them
         log.error("could not draw the members' curves: %s", error)

@@ -1,7 +1,8 @@
 """A run folder's files, written here for a single run and for a population member alike, so a
 file added to (or changed in) a run is written once: summary.json from the run's first second
 to its end, its results from the run's MetricHistory, metrics.csv rows, checkpoints in a single
-run's layout, and the run's tracker runs (W&B, MLflow, TensorBoard).
+run's layout (written by dlrun.training.checkpoint_io), and the run's tracker runs (W&B,
+MLflow, TensorBoard).
 
 While a single run trains, Lightning writes its metrics.csv (CSVLogger), its checkpoints
 (ModelCheckpoint, dlrun.callbacks.resumable) and its tracker runs live; a population member's
@@ -15,7 +16,6 @@ from types import SimpleNamespace
 
 from dlrun.recipe.metrics import objectives
 from dlrun.recipe.transfer import TASK_MODEL_PREFIX
-from dlrun.training.checkpoint_io import write_checkpoint
 from dlrun.training.metrics_file import METRICS_FILE, write_metric_rows
 from dlrun.training.summary import new_summary, record_objectives, write_summary
 
@@ -73,12 +73,6 @@ def weights_checkpoint(weights: dict, step: int, epoch: int, config: dict, spec:
     return {"epoch": epoch, "global_step": step, "pytorch-lightning_version": lightning.__version__,
             "state_dict": {TASK_MODEL_PREFIX + name: tensor for name, tensor in weights.items()},
             "hyper_parameters": {"config": config, "spec": spec, **({"transform": transform} if transform else {})}}
-
-
-def write_run_checkpoint(path: Path, checkpoint: dict) -> Path:
-    """A checkpoint file of the run (written atomically: a kill leaves the previous one)."""
-    write_checkpoint(checkpoint, path)
-    return Path(path)
 
 
 def report_rows_to_trackers(config: dict, run_dir: Path, rows: list, summary: dict) -> dict:

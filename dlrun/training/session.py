@@ -36,9 +36,9 @@ class Run:
     overrides: tuple = ()  # a resume's overrides, added to the record
 
 
-def begin_record(run: Run, config: DictConfig, processes: int = 1) -> None:
-    """The run's record.json with its `config` as it trains: written for a new run, a resume's
-    entry added to a continued one."""
+def begin_record(run: Run, config: DictConfig | None = None, processes: int = 1) -> None:
+    """The run's record.json with its config as it trains (`config`, default the run's): written
+    for a new run, a resume's entry added to a continued one."""
     from omegaconf import OmegaConf
 
     from dlrun.training.record import add_resume, write_record
@@ -46,6 +46,7 @@ def begin_record(run: Run, config: DictConfig, processes: int = 1) -> None:
     if run.invocation is None:
         add_resume(run.run_dir, list(run.overrides))  # a rerun makes the run as resumed (its overrides too)
         return
+    config = config if config is not None else run.config
     write_record(OmegaConf.to_container(config, resolve=True), run.run_dir, run.invocation, processes)
 
 
