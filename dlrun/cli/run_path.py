@@ -42,6 +42,11 @@ def _claim(args, checked, key: str) -> Path:
     return claim(OmegaConf.select(checked.config, RUN_DIR_KEY), named, key, config=checked.run_config).resolve()
 
 
+def _runs_one(line) -> bool:
+    """A command line that trains one run: no sweep, nothing only for Hydra (--cfg, --help, --info)."""
+    return not (line.multirun or line.hydra_only or line.app_help or line.show_cfg is not None)
+
+
 def prepare(args, show_console: bool = True, kind: str = "run", folder_key: str = RUN_DIR_KEY) -> Prepared:
     """A command line checked (composed once, validated once: ConfigError says what is wrong)
     and, for a single run this process starts, its folder claimed (refusals name it `folder_key`)."""
@@ -51,10 +56,8 @@ def prepare(args, show_console: bool = True, kind: str = "run", folder_key: str 
 
     args = hide_in_arguments(list(args))  # Hydra and dlrun write the command line into their files
     checked = check_command_line(args)
-    line = checked.command_line
-    single = not (line.hydra_only or line.app_help or line.show_cfg is not None or line.multirun)
     # one of several ranks: the ranks share the folder every rank computes alike
-    claim_here = single and external_world_size() == 1
+    claim_here = _runs_one(checked.command_line) and external_world_size() == 1
     return Prepared(checked, _claim(args, checked, folder_key) if claim_here else None, show_console, kind)
 
 
@@ -62,8 +65,7 @@ def prepare_single(args, show_console: bool = True, kind: str = "run", folder_ke
     """prepare() for a caller that runs one run only (dlrun.run): ConfigError for anything else."""
     prepared = prepare(args, show_console, kind, folder_key)
     if prepared.run_dir is None:
-        line = prepared.checked.command_line
-        if line.multirun or line.hydra_only or line.app_help or line.show_cfg is not None:
+        if not _runs_one(prepared.checked.command_line):
             raise ConfigError([f"{' '.join(args)}: {kind} runs one run in this process; a sweep (-m) or Hydra's "
                                "flags (--cfg, --help, --info) are for the `dlrun` command"])
         raise ConfigError([f"{kind}: this process is one of several ranks (SLURM or torchrun set WORLD_SIZE); start "
