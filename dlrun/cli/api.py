@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from dlrun.base.errors import ConfigError
 from dlrun.training.summary import with_absolute_paths
 
 
@@ -15,14 +12,10 @@ def run(overrides=None, run_dir=None, show_console: bool = False) -> dict:
     tested; return the summary dict (its run_dir absolute). With `show_console`, the header and
     result are printed as the command prints them; the run's log goes to its run.log."""
     from dlrun.cli.run_path import RUN_DIR_KEY, execute, prepare_single
-    from dlrun.config.output_checks import folder_problems
     from dlrun.config.overrides import hydra_quoted
 
     overrides = list(overrides or [])
-    if run_dir is not None:  # named by its argument here, not by Hydra's key
-        problems = folder_problems(run_dir, "run_dir")
-        if problems:
-            raise ConfigError(problems)
-        overrides.append(f"{RUN_DIR_KEY}={hydra_quoted(str(Path(run_dir).resolve()))}")
+    if run_dir is not None:  # checked and claimed as the command's folder; its problems say run_dir
+        overrides.append(f"{RUN_DIR_KEY}={hydra_quoted(str(run_dir))}")
     summary = execute(prepare_single(overrides, show_console, "dlrun.run()", folder_key="run_dir"))
     return with_absolute_paths(summary, summary["run_dir"])

@@ -143,9 +143,10 @@ def machine_problems(run_config) -> list:
     return []
 
 
-def check_command_line(args, outputs: bool = True) -> Checked:
+def check_command_line(args, outputs: bool = True, folder_key: str | None = None) -> Checked:
     """The checked command line and its composed config; ConfigError says what is wrong.
-    With `outputs`, the run (sweep) folder must be one that can be created."""
+    With `outputs`, the run (sweep) folder must be one that can be created (its problems name
+    it `folder_key`, default Hydra's key: dlrun.run() says run_dir)."""
     line = read_command_line(args)
     if line.hydra_only:
         return Checked(line)
@@ -160,7 +161,7 @@ def check_command_line(args, outputs: bool = True) -> Checked:
             if problems:
                 raise ConfigError(problems)
     if outputs and line.show_cfg is None:
-        problems = output_problems(cfg, line.multirun)
+        problems = output_problems(cfg, line.multirun, folder_key)
         if problems:
             raise ConfigError(problems)
     return Checked(line, cfg, run_config)

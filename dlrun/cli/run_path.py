@@ -47,21 +47,23 @@ def _runs_one(line) -> bool:
     return not (line.multirun or line.hydra_only or line.app_help or line.show_cfg is not None)
 
 
-def prepare(args, show_console: bool = True, kind: str = "run", folder_key: str = RUN_DIR_KEY) -> Prepared:
+def prepare(args, show_console: bool = True, kind: str = "run", folder_key: str | None = None) -> Prepared:
     """A command line checked (composed once, validated once: ConfigError says what is wrong)
-    and, for a single run this process starts, its folder claimed (refusals name it `folder_key`)."""
+    and, for a single run this process starts, its folder claimed (refusals name it `folder_key`,
+    default Hydra's key)."""
     from dlrun.base.secrets import hide_in_arguments
     from dlrun.cli.precheck import check_command_line
     from dlrun.distributed.env import external_world_size
 
     args = hide_in_arguments(list(args))  # Hydra and dlrun write the command line into their files
-    checked = check_command_line(args)
+    checked = check_command_line(args, folder_key=folder_key)
     # one of several ranks: the ranks share the folder every rank computes alike
     claim_here = _runs_one(checked.command_line) and external_world_size() == 1
-    return Prepared(checked, _claim(args, checked, folder_key) if claim_here else None, show_console, kind)
+    run_dir = _claim(args, checked, folder_key or RUN_DIR_KEY) if claim_here else None
+    return Prepared(checked, run_dir, show_console, kind)
 
 
-def prepare_single(args, show_console: bool = True, kind: str = "run", folder_key: str = RUN_DIR_KEY) -> Prepared:
+def prepare_single(args, show_console: bool = True, kind: str = "run", folder_key: str | None = None) -> Prepared:
     """prepare() for a caller that runs one run only (dlrun.run): ConfigError for anything else."""
     prepared = prepare(args, show_console, kind, folder_key)
     if prepared.run_dir is None:

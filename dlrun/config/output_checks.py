@@ -70,9 +70,9 @@ def folder_problems(path, key: str, run_name: str = "") -> list:
     return _length_problems(path, existing, key, run_name) or _creatable_problems(path, existing, key)
 
 
-def output_problems(cfg, multirun: bool) -> list:
+def output_problems(cfg, multirun: bool, key: str | None = None) -> list:
     """The run folder (hydra.run.dir) or, for -m, the sweep folder (hydra.sweep.dir) of a
-    config composed with its hydra node."""
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    config composed with its hydra node; problems name it `key` (default: Hydra's key)."""
+    key = key or ("hydra.sweep.dir" if multirun else "hydra.run.dir")
     folder = cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir
     return folder_problems(folder, key, str(cfg.get("name", "")))

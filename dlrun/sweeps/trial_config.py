@@ -8,8 +8,9 @@ order, and every one that differs sets a scalar on a key that holds a scalar (no
 group, not a node, nothing added or deleted, nothing under `hydra.`): then Hydra's composition
 would apply exactly these OmegaConf updates to the same composed tree. The Hydra fields that
 record the overrides (hydra.overrides.task, hydra.job.override_dirname: Hydra's own rule,
-through dlrun.base.hydra_private) are set as Hydra sets them. Anything else is composed by Hydra. tests/test_trial_config.py holds a derived config
-equal, key for key (hydra node included), to Hydra's own composition.
+through dlrun.base.hydra_private) are set as Hydra sets them. Anything else is composed by
+Hydra. tests/test_trial_config.py holds a derived config equal, key for key (hydra node
+included), to Hydra's own composition.
 """
 
 from __future__ import annotations
