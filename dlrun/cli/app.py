@@ -10,7 +10,6 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from dlrun.base.errors import BadInput
 from dlrun.base.paths import config_dir
 
 log = logging.getLogger("dlrun")
@@ -48,16 +47,6 @@ def _checked_before(hydra_cfg) -> bool:
     return hydra_cfg.mode == RunMode.RUN or str(hydra_cfg.sweeper.get("_target_", "")).startswith(DLRUN_SWEEPER)
 
 
-class BadInputInJob(BaseException):
-    """A single run's bad input (a data file, a checkpoint found wrong as the run starts), carried
-    past Hydra's job runner, which reports any Exception itself ("Error executing job ..."); the
-    run path raises the BadInput again (dlrun.cli.entry.run_single), for its caller to print."""
-
-    def __init__(self, error) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 def job(cfg, prepared=None):
     """One Hydra job: a single run (its summary) or a sweep's trial (the objective value for
     sweepers). `prepared`: the single run as dlrun.cli.run_path prepared it (its config
@@ -82,13 +71,8 @@ def job(cfg, prepared=None):
         config = without_hydra(cfg) if _checked_before(hydra_cfg) else validated(cfg)
     kind = prepared.kind if prepared is not None else None
     run = Run(config, Path(hydra_cfg.runtime.output_dir), invocation_from_hydra(hydra_cfg, kind))
-    try:
-        with output_to_run_log(hydra_cfg.runtime.output_dir):  # a sweep's console holds the sweep's lines
-            summary = execute(run, hooks=run_hooks(), show_console=prepared is None or prepared.show_console)
-    except BadInput as error:
-        if single:  # past Hydra's job runner, which would print its own report first
-            raise BadInputInJob(error) from None
-        raise
+    with output_to_run_log(hydra_cfg.runtime.output_dir):  # a sweep's console holds the sweep's lines
+        summary = execute(run, hooks=run_hooks(), show_console=prepared is None or prepared.show_console)
     return summary if single else _end_of_sweep_job(summary)
 
 

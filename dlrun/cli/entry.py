@@ -40,11 +40,13 @@ def run_single(prepared, run_dir: Path) -> dict:
     """Train the prepared run (dlrun.cli.run_path) in `run_dir` as Hydra's run would; its summary.
     The job's exception, if any, is raised here. A caller that shows no console (dlrun.run) keeps
     its own logging set-up: the run's log goes to its run.log alone."""
-    from hydra.core.utils import configure_log, run_job
+    from hydra.core.utils import JobStatus, configure_log, run_job
     from hydra.types import RunMode
     from omegaconf import open_dict, read_write
 
-    from dlrun.cli.app import BadInputInJob, job
+    from dlrun.base.errors import BadInput
+    from dlrun.base.hydra_private import job_exception
+    from dlrun.cli.app import job
     from dlrun.config.compose import hydra_for
     from dlrun.training.console import attach_run_log, detach
 
@@ -59,16 +61,15 @@ def run_single(prepared, run_dir: Path) -> dict:
         try:
             context = _context(cfg, hydra)
             context.callbacks.on_run_start(config=cfg, config_name=source.config_name)
-            try:
-                returned = run_job(hydra_context=context, task_function=lambda _cfg: job(_cfg, prepared), config=cfg,
-                                   job_dir_key="hydra.run.dir", job_subdir_key=None,
-                                   configure_logging=prepared.show_console)
-            except BadInputInJob as escaped:
-                raise escaped.error from None
+            returned = run_job(hydra_context=context, task_function=lambda _cfg: job(_cfg, prepared), config=cfg,
+                               job_dir_key="hydra.run.dir", job_subdir_key=None, configure_logging=prepared.show_console)
             context.callbacks.on_run_end(config=cfg, config_name=source.config_name, job_return=returned)
         finally:
             detach(handlers)
-        return returned.return_value  # re-raises the job's exception
+        failed = job_exception(returned) if returned.status == JobStatus.FAILED else None
+        if isinstance(failed, BadInput):  # one line by the caller, without Hydra's "Error executing job" report
+            raise failed
+        return returned.return_value  # re-raises any other exception of the job
 
 
 def run_sweep(checked):
