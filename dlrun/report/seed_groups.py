@@ -40,7 +40,8 @@ def _metrics(summary: dict) -> dict:
     return {name: value for name, value in found.items() if math.isfinite(value)}
 
 
-def _stats(values: list) -> tuple:
+def mean_sd_n(values: list) -> tuple:
+    """(mean, sd or None for one value, n) of numbers: the sample sd (n - 1 in the denominator)."""
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None), len(values)
 
 
@@ -58,7 +59,7 @@ def seed_groups(trials: list) -> list:
     made = []
     for others, members in sorted(groups.values(), key=lambda group: min(number for number, _ in group[1])):
         names = list(dict.fromkeys(name for _, metrics in members for name in metrics))
-        stats = {name: _stats([metrics[name] for _, metrics in members if name in metrics]) for name in names}
+        stats = {name: mean_sd_n([metrics[name] for _, metrics in members if name in metrics]) for name in names}
         label = " ".join(f"{key}={format_value(value, DIGITS)}" for key, value in others) or ALL
         made.append(SeedGroup(label, tuple(sorted(number for number, _ in members)), stats))
     return made

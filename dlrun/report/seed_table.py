@@ -9,10 +9,9 @@ One seed (no sd) never separates anything: a claim resting on it is not reproduc
 from __future__ import annotations
 
 import math
-import statistics
 
 from dlrun.report.runs import format_value
-from dlrun.report.seed_groups import SEED, mean_sd
+from dlrun.report.seed_groups import SEED, mean_sd, mean_sd_n
 from dlrun.report.settings import field_value
 
 RULE = ("A gap counts only when it exceeds the spread: two configurations differ in a column when "
@@ -30,9 +29,7 @@ def _number(value):
 def stats(values: list) -> tuple:
     """(mean, sd or None, n) of the finite numbers in values; (None, None, 0) when there are none."""
     numbers = [number for number in map(_number, values) if number is not None]
-    if not numbers:
-        return None, None, 0
-    return statistics.fmean(numbers), (statistics.stdev(numbers) if len(numbers) > 1 else None), len(numbers)
+    return mean_sd_n(numbers) if numbers else (None, None, 0)
 
 
 def separated(a: tuple, b: tuple) -> bool:
