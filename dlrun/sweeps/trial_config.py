@@ -43,24 +43,27 @@ class TrialTemplate:
     """The last trial composed by Hydra, and what it takes to derive the next from it."""
 
     def __init__(self) -> None:
-        self.overrides: list | None = None
+        self.parsed: list | None = None  # its overrides, parsed once
         self.composed: DictConfig | None = None
 
     def remember(self, overrides, composed: DictConfig) -> None:
         """A copy: the launcher sets the trial's job number and environment on its own config."""
-        self.overrides, self.composed = list(overrides), copy.deepcopy(composed)
+        try:
+            self.parsed, self.composed = parse_overrides(list(overrides)), copy.deepcopy(composed)
+        except ConfigError:  # nothing to derive from
+            self.parsed, self.composed = None, None
 
     def derive(self, overrides, master: DictConfig) -> DictConfig | None:
         """The trial's config (hydra node included) set from the template, or None when Hydra
         must compose it. `master`: the sweep's config (its resolver cache, as Hydra copies it)."""
         overrides = list(overrides)
-        if self.composed is None or len(overrides) != len(self.overrides):
+        if self.composed is None or len(overrides) != len(self.parsed):
             return None
         try:
-            new, old = parse_overrides(overrides), parse_overrides(self.overrides)
+            new = parse_overrides(overrides)
         except ConfigError:  # Hydra says what is wrong when it composes
             return None
-        changed = [(after, before) for after, before in zip(new, old) if after.input_line != before.input_line]
+        changed = [(after, before) for after, before in zip(new, self.parsed) if after.input_line != before.input_line]
         if any(after.key_or_group != before.key_or_group or not _settable(after, self.composed)
                or not _settable(before, self.composed) for after, before in changed):
             return None
